@@ -1,0 +1,45 @@
+import 'reflect-metadata';
+import { DataSource, type Logger } from 'typeorm';
+import { InitialSchema1764300000000 } from './src/database/migrations/1764300000000-initial-schema';
+import { Organization, OrganizationDomain, OrganizationSettings } from './src/organizations/organization.entity';
+import { User } from './src/users/user.entity';
+import { Membership } from './src/memberships/membership.entity';
+import { Session } from './src/sessions/session.entity';
+
+/**
+ * The one place that knows how to reach the database, for the server, the tests and
+ * the TypeORM migration CLI (`npx typeorm -d ormconfig.ts …` with DATABASE_URL set).
+ * `synchronize` is never on: the schema comes from migrations only.
+ */
+export const entities = [Organization, OrganizationDomain, OrganizationSettings, User, Membership, Session];
+export const migrations = [InitialSchema1764300000000];
+
+export interface DataSourceOptions {
+  url: string;
+  poolSize?: number;
+  logger?: Logger;
+  applicationName?: string;
+}
+
+export function createDataSource(options: DataSourceOptions): DataSource {
+  return new DataSource({
+    type: 'postgres',
+    url: options.url,
+    entities,
+    migrations,
+    migrationsRun: false,
+    synchronize: false,
+    logging: ['query', 'error', 'warn', 'migration'],
+    logger: options.logger,
+    maxQueryExecutionTime: 1_000,
+    applicationName: options.applicationName ?? 'identity-gateway',
+    extra: {
+      max: options.poolSize ?? 10,
+      // A request never waits for ever on a connection.
+      connectionTimeoutMillis: 5_000,
+      idleTimeoutMillis: 30_000,
+    },
+  });
+}
+
+export default createDataSource({ url: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' });

@@ -1,0 +1,60 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import { RETRYABLE_SQLSTATES, sqlState } from '../errors';
+
+export interface TransactionOptions {
+  /** SET LOCAL statements' values, e.g. { lock_timeout: '5s' }. */
+  settings?: Record<string, string>;
+  /** Run the work, then roll back instead of committing (dry runs). */
+  rollbackOnly?: boolean;
+  /** Attempts in all, counting the first; deadlocks and serialization failures are retried. */
+  maxAttempts?: number;
+}
+
+const SETTING_NAME = /^[a-z_]+$/;
+
+/**
+ * Opens the one transaction of a mutation and hands its EntityManager to the work.
+ * Services never open their own. A deadlock (40P01) or serialization failure (40001)
+ * reruns the whole unit of work with a short, jittered back-off; the client never
+ * sees them unless every attempt failed.
+ */
+export async function inTransaction<T>(
+  dataSource: DataSource,
+  work: (manager: EntityManager) => Promise<T>,
+  options: TransactionOptions = {},
+): Promise<T> {
+  const maxAttempts = options.maxAttempts ?? 5;
+  for (let attempt = 1; ; attempt += 1) {
+    const runner = dataSource.createQueryRunner();
+    try {
+      await runner.connect();
+      await runner.startTransaction('READ COMMITTED');
+      const settings = Object.entries(options.settings ?? {});
+      if (settings.length > 0) {
+        for (const [name] of settings) {
+          if (!SETTING_NAME.test(name)) throw new Error(`invalid setting name ${name}`);
+        }
+        await runner.query(
+          `SELECT ${settings.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, true)`).join(', ')}`,
+          settings.flat(),
+        );
+      }
+      const result = await work(runner.manager);
+      if (options.rollbackOnly) await runner.rollbackTransaction();
+      else await runner.commitTransaction();
+      return result;
+    } catch (error) {
+      if (runner.isTransactionActive) {
+        await runner.rollbackTransaction().catch(() => undefined);
+      }
+      const code = sqlState(error);
+      if (code && RETRYABLE_SQLSTATES.has(code) && attempt < maxAttempts) {
+        await new Promise((resolve) => setTimeout(resolve, 5 * 2 ** attempt + Math.random() * 20));
+        continue;
+      }
+      throw error;
+    } finally {
+      await runner.release().catch(() => undefined);
+    }
+  }
+}

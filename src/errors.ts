@@ -1,0 +1,149 @@
+import { unwrapResolverError } from '@apollo/server/errors';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { ArgumentValidationError, AuthenticationError, AuthorizationError } from 'type-graphql';
+import type { ValidationError } from 'class-validator';
+import type { Logger } from 'pino';
+
+/**
+ * The one list of error codes a client can see in `extensions.code`, and the one
+ * place where anything thrown becomes a GraphQL error. Apollo's own request-level
+ * codes (GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED, BAD_REQUEST, …) pass through.
+ */
+export enum ErrorCode {
+  UNAUTHENTICATED = 'UNAUTHENTICATED',
+  FORBIDDEN = 'FORBIDDEN',
+  NOT_FOUND = 'NOT_FOUND',
+  BAD_USER_INPUT = 'BAD_USER_INPUT',
+  CONFLICT = 'CONFLICT',
+  INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
+}
+
+const APOLLO_REQUEST_CODES = new Set([
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_REQUEST',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+  'OPERATION_RESOLUTION_FAILURE',
+  'INTROSPECTION_DISABLED',
+  'MAX_RECURSIVE_SELECTIONS_EXCEEDED',
+]);
+
+/** HTTP status for errors that fail the whole request (GraphQL-over-HTTP). */
+const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
+  [ErrorCode.UNAUTHENTICATED]: 401,
+};
+
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+/** A failure the client caused or may see: always carries one of our codes. */
+export class AppError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly fields: FieldProblem[] = [],
+  ) {
+    super(message);
+    this.name = 'AppError';
+  }
+
+  static unauthenticated(message = 'A valid bearer token is required'): AppError {
+    return new AppError(ErrorCode.UNAUTHENTICATED, message);
+  }
+  static forbidden(message = 'You are not allowed to do this'): AppError {
+    return new AppError(ErrorCode.FORBIDDEN, message);
+  }
+  static notFound(what: string, id: string): AppError {
+    return new AppError(ErrorCode.NOT_FOUND, `${what} ${id} was not found`);
+  }
+  static badInput(field: string, message: string): AppError {
+    return new AppError(ErrorCode.BAD_USER_INPUT, message, [{ field, message }]);
+  }
+  static conflict(message: string): AppError {
+    return new AppError(ErrorCode.CONFLICT, message);
+  }
+
+  /** For errors raised outside resolvers (the context function), where Apollo needs a GraphQLError. */
+  toGraphQLError(): GraphQLError {
+    const status = HTTP_STATUS[this.code];
+    return new GraphQLError(this.message, {
+      extensions: { code: this.code, ...(status ? { http: { status } } : {}) },
+    });
+  }
+}
+
+/** PostgreSQL SQLSTATEs that mean "another transaction got in the way; run it again". */
+export const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']);
+
+export function sqlState(error: unknown): string | undefined {
+  const candidate = error as { code?: unknown; driverError?: { code?: unknown } } | null;
+  const code = candidate?.driverError?.code ?? candidate?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+function flattenValidation(errors: ValidationError[], prefix = ''): FieldProblem[] {
+  return errors.flatMap((error) => {
+    const field = prefix ? `${prefix}.${error.property}` : error.property;
+    const own = Object.values(error.constraints ?? {}).map((message) => ({ field, message }));
+    return [...own, ...flattenValidation(error.children ?? [], field)];
+  });
+}
+
+/** Translates known non-AppError failures (validation, auth, database races) into AppErrors. */
+function toAppError(error: unknown): AppError | undefined {
+  if (error instanceof AppError) return error;
+  if (error instanceof ArgumentValidationError) {
+    const fields = flattenValidation(error.extensions.validationErrors);
+    const summary = fields.map((f) => `${f.field}: ${f.message}`).join('; ');
+    return new AppError(ErrorCode.BAD_USER_INPUT, `Invalid input. ${summary}`, fields);
+  }
+  if (error instanceof AuthenticationError) return AppError.unauthenticated();
+  if (error instanceof AuthorizationError) return AppError.forbidden();
+  switch (sqlState(error)) {
+    case '23505':
+      return AppError.conflict('This conflicts with an existing record');
+    case '55P03':
+    case '57014':
+      return AppError.conflict('The records are busy with another operation; try again shortly');
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Apollo's formatError hook: every error leaves with one of our codes or one of
+ * Apollo's request-level codes, and never with a stack trace or SQL text.
+ */
+export function createErrorFormatter(logger: Logger) {
+  return (formatted: GraphQLFormattedError, raw: unknown): GraphQLFormattedError => {
+    const original = unwrapResolverError(raw);
+    const appError = toAppError(original);
+    if (appError) {
+      return {
+        message: appError.message,
+        locations: formatted.locations,
+        path: formatted.path,
+        extensions: {
+          code: appError.code,
+          ...(appError.fields.length ? { fields: appError.fields } : {}),
+        },
+      };
+    }
+    const code = formatted.extensions?.code;
+    if (typeof code === 'string' && (APOLLO_REQUEST_CODES.has(code) || code in ErrorCode) && original === raw) {
+      // Errors GraphQL or Apollo raised about the request itself (parse, validation, our context's 401).
+      const { stacktrace: _stack, exception: _exception, ...extensions } = formatted.extensions ?? {};
+      return { ...formatted, extensions };
+    }
+    logger.error({ err: original, path: formatted.path }, 'unexpected error while serving a GraphQL request');
+    return {
+      message: 'Internal server error',
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+    };
+  };
+}

@@ -1,0 +1,72 @@
+import DataLoader from 'dataloader';
+import { In, type DataSource } from 'typeorm';
+import { groupBy } from '../collections';
+import { toPage, type Page } from '../pagination';
+import { Membership } from './membership.entity';
+
+export interface MembershipPageKey {
+  organizationId: string;
+  first: number;
+  afterId: string | null;
+}
+
+/**
+ * Per-request batch loaders. A page of memberships for many organizations at once is
+ * one statement: a window function numbers each organization's rows in ID order and
+ * keeps the first `first + 1` of each.
+ */
+export function createMembershipLoaders(dataSource: DataSource) {
+  const repository = dataSource.getRepository(Membership);
+  return {
+    membershipsByUser: new DataLoader<string, Membership[]>(async (userIds) => {
+      const rows = await repository.find({ where: { userId: In([...userIds]) }, order: { id: 'ASC' } });
+      const groups = groupBy(rows, (row) => row.userId);
+      return userIds.map((id) => groups.get(id) ?? []);
+    }),
+
+    membershipCountByOrganization: new DataLoader<string, number>(async (organizationIds) => {
+      const rows: Array<{ organization_id: string; count: string }> = await dataSource.query(
+        `SELECT organization_id, count(*) AS count FROM memberships
+          WHERE organization_id = ANY($1) GROUP BY organization_id`,
+        [[...organizationIds]],
+      );
+      const counts = new Map(rows.map((row) => [row.organization_id, Number(row.count)]));
+      return organizationIds.map((id) => counts.get(id) ?? 0);
+    }),
+
+    membershipPage: new DataLoader<MembershipPageKey, Omit<Page<Membership>, 'totalCount'>, string>(
+      async (keys) => {
+        // Keys in one batch share `first` and `after` in practice (one field, one set of arguments).
+        const byArgs = groupBy([...keys], (key) => `${key.first}|${key.afterId ?? ''}`);
+        const pages = new Map<string, Omit<Page<Membership>, 'totalCount'>>();
+        for (const group of byArgs.values()) {
+          const { first, afterId } = group[0];
+          const rows: Array<Record<string, unknown>> = await dataSource.query(
+            `SELECT id, "organizationId", "userId", role, "createdAt" FROM (
+               SELECT id, organization_id AS "organizationId", user_id AS "userId", role, created_at AS "createdAt",
+                      row_number() OVER (PARTITION BY organization_id ORDER BY id) AS position
+                 FROM memberships
+                WHERE organization_id = ANY($1) AND ($2::varchar IS NULL OR id > $2)
+             ) ranked
+             WHERE position <= $3
+             ORDER BY "organizationId", id`,
+            [group.map((key) => key.organizationId), afterId, first + 1],
+          );
+          const byOrganization = groupBy(
+            rows.map((row) => repository.create(row as Partial<Membership>)),
+            (row) => row.organizationId,
+          );
+          for (const key of group) {
+            pages.set(pageKey(key), toPage(byOrganization.get(key.organizationId) ?? [], first));
+          }
+        }
+        return keys.map((key) => pages.get(pageKey(key))!);
+      },
+      { cacheKeyFn: pageKey },
+    ),
+  };
+}
+
+function pageKey(key: MembershipPageKey): string {
+  return `${key.organizationId}|${key.first}|${key.afterId ?? ''}`;
+}

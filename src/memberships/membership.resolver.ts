@@ -1,0 +1,39 @@
+import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Resolver, Root } from 'type-graphql';
+import { ViewerKind } from '../auth/principal';
+import type { Context } from '../http/context';
+import { Organization } from '../organizations/organization.entity';
+import { User } from '../users/user.entity';
+import { Membership, RemovedMembership } from './membership.entity';
+import { AddMemberInput } from './membership.inputs';
+import { MembershipService } from './membership.service';
+
+@Resolver(() => Membership)
+export class MembershipResolver {
+  private readonly service = new MembershipService();
+
+  @Authorized(ViewerKind.ADMIN, ViewerKind.SESSION)
+  @Mutation(() => Membership, { description: 'Admin, or an OWNER or ADMIN of the organization.' })
+  addMember(@Arg('input') input: AddMemberInput, @Ctx() ctx: Context): Promise<Membership> {
+    return ctx.transaction((manager) => this.service.add(manager, ctx.principal, input));
+  }
+
+  @Authorized(ViewerKind.ADMIN, ViewerKind.SESSION)
+  @Mutation(() => RemovedMembership, { description: 'Admin, or an OWNER or ADMIN of the organization.' })
+  removeMember(
+    @Arg('organizationId', () => ID) organizationId: string,
+    @Arg('userId', () => ID) userId: string,
+    @Ctx() ctx: Context,
+  ): Promise<RemovedMembership> {
+    return ctx.transaction((manager) => this.service.remove(manager, ctx.principal, organizationId, userId));
+  }
+
+  @FieldResolver(() => Organization)
+  async organization(@Root() membership: Membership, @Ctx() ctx: Context): Promise<Organization> {
+    return (await ctx.loaders.organizationById.load(membership.organizationId))!;
+  }
+
+  @FieldResolver(() => User)
+  async user(@Root() membership: Membership, @Ctx() ctx: Context): Promise<User> {
+    return (await ctx.loaders.userById.load(membership.userId))!;
+  }
+}

@@ -1,0 +1,50 @@
+import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { ViewerKind } from '../auth/principal';
+import type { Context } from '../http/context';
+import { parseId } from '../ids';
+import { Membership, MembershipConnection } from '../memberships/membership.entity';
+import { decodeCursor, PageArgs, type Page } from '../pagination';
+import { Organization, OrganizationConnection } from './organization.entity';
+import { CreateOrganizationInput } from './organization.inputs';
+import { OrganizationService } from './organization.service';
+
+@Resolver(() => Organization)
+export class OrganizationResolver {
+  private readonly service = new OrganizationService();
+
+  @Authorized(ViewerKind.ADMIN, ViewerKind.SESSION)
+  @Query(() => Organization, { nullable: true, description: 'Null when it does not exist or the caller may not see it.' })
+  async organization(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Organization | null> {
+    const organizationId = parseId('organization', id, 'id');
+    if (!(await ctx.access.canReadOrganization(organizationId))) return null;
+    return ctx.loaders.organizationById.load(organizationId);
+  }
+
+  @Authorized(ViewerKind.ADMIN, ViewerKind.SESSION)
+  @Query(() => OrganizationConnection, { description: 'Every organization for an admin; their own for a session user.' })
+  organizations(@Args(() => PageArgs) args: PageArgs, @Ctx() ctx: Context): Promise<Page<Organization>> {
+    return this.service.list(ctx.reader, ctx.access, args);
+  }
+
+  @Authorized(ViewerKind.ADMIN, ViewerKind.SESSION)
+  @Mutation(() => Organization, { description: 'A session caller becomes the OWNER of the new organization.' })
+  createOrganization(@Arg('input') input: CreateOrganizationInput, @Ctx() ctx: Context): Promise<Organization> {
+    return ctx.transaction((manager) => this.service.create(manager, ctx.principal, input));
+  }
+
+  @FieldResolver(() => [String])
+  domains(@Root() organization: Organization, @Ctx() ctx: Context): Promise<string[]> {
+    return ctx.loaders.domainsByOrganization.load(organization.id);
+  }
+
+  @FieldResolver(() => MembershipConnection)
+  async memberships(
+    @Root() organization: Organization,
+    @Args(() => PageArgs) args: PageArgs,
+    @Ctx() ctx: Context,
+  ): Promise<Page<Membership>> {
+    const afterId = decodeCursor('membership', args.after);
+    const page = await ctx.loaders.membershipPage.load({ organizationId: organization.id, first: args.first, afterId });
+    return { ...page, get totalCount() { return ctx.loaders.membershipCountByOrganization.load(organization.id); } };
+  }
+}

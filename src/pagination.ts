@@ -1,0 +1,77 @@
+import { Max, Min } from 'class-validator';
+import { ArgsType, Field, Int, ObjectType, type ClassType } from 'type-graphql';
+import { AppError } from './errors';
+import { isId, type IdKind } from './ids';
+
+/**
+ * Keyset pagination over time-sortable IDs. Cursors are opaque to clients (base64url
+ * of a versioned ID); a page is fetched with `id > cursor ORDER BY id LIMIT first + 1`,
+ * the extra row telling whether there is a next page.
+ */
+export const MAX_PAGE_SIZE = 100;
+
+@ArgsType()
+export class PageArgs {
+  /** Nullable with a default, as the contract spells it; an explicit null is refused by @Min. */
+  @Field(() => Int, { nullable: true, defaultValue: 20 })
+  @Min(1)
+  @Max(MAX_PAGE_SIZE)
+  first: number = 20;
+
+  @Field(() => String, { nullable: true })
+  after?: string | null;
+}
+
+@ObjectType()
+export class PageInfo {
+  @Field()
+  hasNextPage: boolean;
+
+  @Field(() => String, { nullable: true })
+  endCursor: string | null;
+}
+
+export interface Page<T> {
+  nodes: T[];
+  pageInfo: PageInfo;
+  /** Counted only when a client selects it: define it as a getter that starts the count. */
+  readonly totalCount: Promise<number>;
+}
+
+/** Declares a `XConnection { nodes, pageInfo, totalCount }` type for a node type. */
+export function Connection<T extends object>(node: ClassType<T>) {
+  @ObjectType()
+  abstract class ConnectionClass {
+    @Field(() => [node])
+    nodes: T[];
+
+    @Field(() => PageInfo)
+    pageInfo: PageInfo;
+
+    @Field(() => Int)
+    totalCount: number;
+  }
+  return ConnectionClass;
+}
+
+const CURSOR_VERSION = 'c1:';
+
+export function encodeCursor(id: string): string {
+  return Buffer.from(CURSOR_VERSION + id, 'utf8').toString('base64url');
+}
+
+/** Returns the ID a cursor stands for, or fails with BAD_USER_INPUT naming `after`. */
+export function decodeCursor(kind: IdKind, cursor: string | null | undefined): string | null {
+  if (cursor === null || cursor === undefined) return null;
+  const decoded = /^[A-Za-z0-9_-]{1,100}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
+  const id = decoded.startsWith(CURSOR_VERSION) ? decoded.slice(CURSOR_VERSION.length) : '';
+  if (!isId(kind, id)) throw AppError.badInput('after', 'after is not a cursor this API issued');
+  return id;
+}
+
+/** Shapes `first + 1` rows ordered by ID into a page's nodes and pageInfo. */
+export function toPage<T extends { id: string }>(rows: T[], first: number): Omit<Page<T>, 'totalCount'> {
+  const nodes = rows.slice(0, first);
+  const last = nodes[nodes.length - 1];
+  return { nodes, pageInfo: { hasNextPage: rows.length > first, endCursor: last ? encodeCursor(last.id) : null } };
+}

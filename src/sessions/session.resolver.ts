@@ -1,0 +1,36 @@
+import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Resolver, Root } from 'type-graphql';
+import { ViewerKind } from '../auth/principal';
+import type { Context } from '../http/context';
+import { Organization } from '../organizations/organization.entity';
+import { User } from '../users/user.entity';
+import { Session, TerminatedSession } from './session.entity';
+import { CreateSessionInput, CreateSessionPayload } from './session.inputs';
+import { SessionService } from './session.service';
+
+@Resolver(() => Session)
+export class SessionResolver {
+  private readonly service = new SessionService();
+
+  @Authorized(ViewerKind.ADMIN)
+  @Mutation(() => CreateSessionPayload)
+  createSession(@Arg('input') input: CreateSessionInput, @Ctx() ctx: Context): Promise<CreateSessionPayload> {
+    return ctx.transaction((manager) => this.service.create(manager, input, ctx.config.defaultSessionTtlSeconds));
+  }
+
+  @Authorized(ViewerKind.ADMIN, ViewerKind.SESSION)
+  @Mutation(() => TerminatedSession, { description: 'Admin, or the session user for their own sessions.' })
+  terminateSession(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<TerminatedSession> {
+    return ctx.transaction((manager) => this.service.terminate(manager, ctx.principal, id));
+  }
+
+  @FieldResolver(() => User)
+  async user(@Root() session: Session, @Ctx() ctx: Context): Promise<User> {
+    return (await ctx.loaders.userById.load(session.userId))!;
+  }
+
+  @FieldResolver(() => Organization, { nullable: true })
+  async organization(@Root() session: Session, @Ctx() ctx: Context): Promise<Organization | null> {
+    if (!session.organizationId || !(await ctx.access.canReadOrganization(session.organizationId))) return null;
+    return ctx.loaders.organizationById.load(session.organizationId);
+  }
+}

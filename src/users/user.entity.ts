@@ -1,0 +1,32 @@
+import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
+import { Field, ID, ObjectType } from 'type-graphql';
+import { Connection } from '../pagination';
+
+/** Entity and GraphQL type in one class: only properties with @Field are public. */
+@ObjectType()
+@Entity({ name: 'users' })
+export class User {
+  @Field(() => ID)
+  @PrimaryColumn({ type: 'varchar', length: 30 })
+  id: string;
+
+  /** Unique case-insensitively (index on lower(email)); stored as given. */
+  @Field()
+  @Column({ type: 'varchar', length: 320 })
+  email: string;
+
+  @Field(() => String, { nullable: true })
+  @Column({ type: 'varchar', length: 200, nullable: true })
+  name: string | null;
+
+  @Field(() => String, { nullable: true })
+  @Column({ name: 'external_id', type: 'varchar', length: 255, nullable: true })
+  externalId: string | null;
+
+  @Field()
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+}
+
+@ObjectType()
+export class UserConnection extends Connection(User) {}

@@ -1,0 +1,56 @@
+import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { ViewerKind } from '../auth/principal';
+import type { Context } from '../http/context';
+import { parseId } from '../ids';
+import { Membership } from '../memberships/membership.entity';
+import { PageArgs, type Page } from '../pagination';
+import { Session, SessionStatus } from '../sessions/session.entity';
+import { User, UserConnection } from './user.entity';
+import { CreateUserInput } from './user.inputs';
+import { UserService } from './user.service';
+
+@Resolver(() => User)
+export class UserResolver {
+  private readonly service = new UserService();
+
+  @Authorized(ViewerKind.ADMIN, ViewerKind.SESSION)
+  @Query(() => User, { nullable: true, description: 'Null when it does not exist or the caller may not see it.' })
+  async user(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<User | null> {
+    const userId = parseId('user', id, 'id');
+    if (!(await ctx.access.canReadUser(userId))) return null;
+    return ctx.loaders.userById.load(userId);
+  }
+
+  @Authorized(ViewerKind.ADMIN)
+  @Query(() => UserConnection)
+  users(@Args(() => PageArgs) args: PageArgs, @Ctx() ctx: Context): Promise<Page<User>> {
+    return this.service.list(ctx.reader, args);
+  }
+
+  @Authorized(ViewerKind.ADMIN)
+  @Mutation(() => User)
+  createUser(@Arg('input') input: CreateUserInput, @Ctx() ctx: Context): Promise<User> {
+    return ctx.transaction((manager) => this.service.create(manager, input));
+  }
+
+  @FieldResolver(() => [Membership], {
+    description: "For a session caller, only memberships of organizations the caller belongs to.",
+  })
+  async memberships(@Root() user: User, @Ctx() ctx: Context): Promise<Membership[]> {
+    const memberships = await ctx.loaders.membershipsByUser.load(user.id);
+    if (ctx.access.isAdmin) return memberships;
+    const visible = await ctx.access.organizationIds();
+    return memberships.filter((membership) => visible.has(membership.organizationId));
+  }
+
+  @FieldResolver(() => [Session], { description: "A session caller sees only their own sessions." })
+  async sessions(
+    @Root() user: User,
+    @Arg('status', () => SessionStatus, { nullable: true }) status: SessionStatus | null,
+    @Ctx() ctx: Context,
+  ): Promise<Session[]> {
+    if (!ctx.access.canReadSessionsOf(user.id)) return [];
+    const sessions = await ctx.loaders.sessionsByUser.load(user.id);
+    return status ? sessions.filter((session) => session.status === status) : sessions;
+  }
+}

@@ -1,0 +1,33 @@
+import type { EntityManager } from 'typeorm';
+import { AppError, sqlState } from '../errors';
+import { newId } from '../ids';
+import { decodeCursor, toPage, type Page, type PageArgs } from '../pagination';
+import { User } from './user.entity';
+import type { CreateUserInput } from './user.inputs';
+
+export class UserService {
+  async create(manager: EntityManager, input: CreateUserInput): Promise<User> {
+    const user = manager.create(User, {
+      id: newId('user'),
+      email: input.email.trim(),
+      name: input.name?.trim() ?? null,
+      externalId: input.externalId ?? null,
+    });
+    try {
+      await manager.insert(User, user);
+    } catch (error) {
+      if (sqlState(error) === '23505') throw AppError.conflict('A user with this email already exists');
+      throw error;
+    }
+    return manager.findOneByOrFail(User, { id: user.id });
+  }
+
+  async list(manager: EntityManager, args: PageArgs): Promise<Page<User>> {
+    const afterId = decodeCursor('user', args.after);
+    const query = manager.createQueryBuilder(User, 'u');
+    const counter = query.clone();
+    if (afterId) query.where('u.id > :afterId', { afterId });
+    const rows = await query.orderBy('u.id', 'ASC').take(args.first + 1).getMany();
+    return { ...toPage(rows, args.first), get totalCount() { return counter.getCount(); } };
+  }
+}

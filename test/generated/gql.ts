@@ -1,0 +1,106 @@
+/* eslint-disable */
+import * as types from './graphql';
+import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+
+/**
+ * Map of all GraphQL operations in the project.
+ *
+ * This map has several performance disadvantages:
+ * 1. It is not tree-shakeable, so it will include all operations in the project.
+ * 2. It is not minifiable, so the string of a GraphQL query will be multiple times inside the bundle.
+ * 3. It does not support dead code elimination, so it will add unused operations.
+ *
+ * Therefore it is highly recommended to use the babel or swc plugin for production.
+ * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
+ */
+type Documents = {
+    "mutation AddMember($input: AddMemberInput!) {\n  addMember(input: $input) {\n    id\n    role\n    createdAt\n    organization {\n      id\n    }\n    user {\n      id\n    }\n  }\n}": typeof types.AddMemberDocument,
+    "mutation CreateOrganization($input: CreateOrganizationInput!) {\n  createOrganization(input: $input) {\n    id\n    name\n    externalId\n    domains\n    createdAt\n  }\n}": typeof types.CreateOrganizationDocument,
+    "mutation CreateSession($input: CreateSessionInput!) {\n  createSession(input: $input) {\n    token\n    session {\n      id\n      status\n      createdAt\n      expiresAt\n      organization {\n        id\n      }\n      user {\n        id\n      }\n    }\n  }\n}": typeof types.CreateSessionDocument,
+    "mutation CreateUser($input: CreateUserInput!) {\n  createUser(input: $input) {\n    id\n    email\n    name\n    externalId\n    createdAt\n  }\n}": typeof types.CreateUserDocument,
+    "query GetOrganization($id: ID!, $first: Int = 20, $after: String) {\n  organization(id: $id) {\n    id\n    name\n    externalId\n    createdAt\n    domains\n    memberships(first: $first, after: $after) {\n      totalCount\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n      nodes {\n        id\n        role\n        createdAt\n        user {\n          id\n          email\n          name\n        }\n      }\n    }\n  }\n}": typeof types.GetOrganizationDocument,
+    "query GetUser($id: ID!) {\n  user(id: $id) {\n    id\n    email\n    name\n    externalId\n    createdAt\n    memberships {\n      id\n      role\n      organization {\n        id\n        name\n      }\n    }\n    sessions {\n      id\n      status\n      createdAt\n      expiresAt\n      terminatedAt\n      organization {\n        id\n      }\n    }\n  }\n}": typeof types.GetUserDocument,
+    "query ListOrganizations($first: Int = 20, $after: String) {\n  organizations(first: $first, after: $after) {\n    totalCount\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n    nodes {\n      id\n      name\n    }\n  }\n}": typeof types.ListOrganizationsDocument,
+    "query ListUsers($first: Int = 20, $after: String) {\n  users(first: $first, after: $after) {\n    totalCount\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n    nodes {\n      id\n      email\n    }\n  }\n}": typeof types.ListUsersDocument,
+    "mutation RemoveMember($organizationId: ID!, $userId: ID!) {\n  removeMember(organizationId: $organizationId, userId: $userId) {\n    id\n    organizationId\n    userId\n    role\n  }\n}": typeof types.RemoveMemberDocument,
+    "mutation TerminateSession($id: ID!) {\n  terminateSession(id: $id) {\n    id\n    userId\n    organizationId\n    terminatedAt\n  }\n}": typeof types.TerminateSessionDocument,
+    "query Viewer {\n  viewer {\n    kind\n    user {\n      id\n      email\n    }\n    session {\n      id\n      status\n    }\n  }\n}": typeof types.ViewerDocument,
+};
+const documents: Documents = {
+    "mutation AddMember($input: AddMemberInput!) {\n  addMember(input: $input) {\n    id\n    role\n    createdAt\n    organization {\n      id\n    }\n    user {\n      id\n    }\n  }\n}": types.AddMemberDocument,
+    "mutation CreateOrganization($input: CreateOrganizationInput!) {\n  createOrganization(input: $input) {\n    id\n    name\n    externalId\n    domains\n    createdAt\n  }\n}": types.CreateOrganizationDocument,
+    "mutation CreateSession($input: CreateSessionInput!) {\n  createSession(input: $input) {\n    token\n    session {\n      id\n      status\n      createdAt\n      expiresAt\n      organization {\n        id\n      }\n      user {\n        id\n      }\n    }\n  }\n}": types.CreateSessionDocument,
+    "mutation CreateUser($input: CreateUserInput!) {\n  createUser(input: $input) {\n    id\n    email\n    name\n    externalId\n    createdAt\n  }\n}": types.CreateUserDocument,
+    "query GetOrganization($id: ID!, $first: Int = 20, $after: String) {\n  organization(id: $id) {\n    id\n    name\n    externalId\n    createdAt\n    domains\n    memberships(first: $first, after: $after) {\n      totalCount\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n      nodes {\n        id\n        role\n        createdAt\n        user {\n          id\n          email\n          name\n        }\n      }\n    }\n  }\n}": types.GetOrganizationDocument,
+    "query GetUser($id: ID!) {\n  user(id: $id) {\n    id\n    email\n    name\n    externalId\n    createdAt\n    memberships {\n      id\n      role\n      organization {\n        id\n        name\n      }\n    }\n    sessions {\n      id\n      status\n      createdAt\n      expiresAt\n      terminatedAt\n      organization {\n        id\n      }\n    }\n  }\n}": types.GetUserDocument,
+    "query ListOrganizations($first: Int = 20, $after: String) {\n  organizations(first: $first, after: $after) {\n    totalCount\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n    nodes {\n      id\n      name\n    }\n  }\n}": types.ListOrganizationsDocument,
+    "query ListUsers($first: Int = 20, $after: String) {\n  users(first: $first, after: $after) {\n    totalCount\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n    nodes {\n      id\n      email\n    }\n  }\n}": types.ListUsersDocument,
+    "mutation RemoveMember($organizationId: ID!, $userId: ID!) {\n  removeMember(organizationId: $organizationId, userId: $userId) {\n    id\n    organizationId\n    userId\n    role\n  }\n}": types.RemoveMemberDocument,
+    "mutation TerminateSession($id: ID!) {\n  terminateSession(id: $id) {\n    id\n    userId\n    organizationId\n    terminatedAt\n  }\n}": types.TerminateSessionDocument,
+    "query Viewer {\n  viewer {\n    kind\n    user {\n      id\n      email\n    }\n    session {\n      id\n      status\n    }\n  }\n}": types.ViewerDocument,
+};
+
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ *
+ *
+ * @example
+ * ```ts
+ * const query = graphql(`query GetUser($id: ID!) { user(id: $id) { name } }`);
+ * ```
+ *
+ * The query argument is unknown!
+ * Please regenerate the types.
+ */
+export function graphql(source: string): unknown;
+
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation AddMember($input: AddMemberInput!) {\n  addMember(input: $input) {\n    id\n    role\n    createdAt\n    organization {\n      id\n    }\n    user {\n      id\n    }\n  }\n}"): (typeof documents)["mutation AddMember($input: AddMemberInput!) {\n  addMember(input: $input) {\n    id\n    role\n    createdAt\n    organization {\n      id\n    }\n    user {\n      id\n    }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation CreateOrganization($input: CreateOrganizationInput!) {\n  createOrganization(input: $input) {\n    id\n    name\n    externalId\n    domains\n    createdAt\n  }\n}"): (typeof documents)["mutation CreateOrganization($input: CreateOrganizationInput!) {\n  createOrganization(input: $input) {\n    id\n    name\n    externalId\n    domains\n    createdAt\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation CreateSession($input: CreateSessionInput!) {\n  createSession(input: $input) {\n    token\n    session {\n      id\n      status\n      createdAt\n      expiresAt\n      organization {\n        id\n      }\n      user {\n        id\n      }\n    }\n  }\n}"): (typeof documents)["mutation CreateSession($input: CreateSessionInput!) {\n  createSession(input: $input) {\n    token\n    session {\n      id\n      status\n      createdAt\n      expiresAt\n      organization {\n        id\n      }\n      user {\n        id\n      }\n    }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation CreateUser($input: CreateUserInput!) {\n  createUser(input: $input) {\n    id\n    email\n    name\n    externalId\n    createdAt\n  }\n}"): (typeof documents)["mutation CreateUser($input: CreateUserInput!) {\n  createUser(input: $input) {\n    id\n    email\n    name\n    externalId\n    createdAt\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query GetOrganization($id: ID!, $first: Int = 20, $after: String) {\n  organization(id: $id) {\n    id\n    name\n    externalId\n    createdAt\n    domains\n    memberships(first: $first, after: $after) {\n      totalCount\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n      nodes {\n        id\n        role\n        createdAt\n        user {\n          id\n          email\n          name\n        }\n      }\n    }\n  }\n}"): (typeof documents)["query GetOrganization($id: ID!, $first: Int = 20, $after: String) {\n  organization(id: $id) {\n    id\n    name\n    externalId\n    createdAt\n    domains\n    memberships(first: $first, after: $after) {\n      totalCount\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n      nodes {\n        id\n        role\n        createdAt\n        user {\n          id\n          email\n          name\n        }\n      }\n    }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query GetUser($id: ID!) {\n  user(id: $id) {\n    id\n    email\n    name\n    externalId\n    createdAt\n    memberships {\n      id\n      role\n      organization {\n        id\n        name\n      }\n    }\n    sessions {\n      id\n      status\n      createdAt\n      expiresAt\n      terminatedAt\n      organization {\n        id\n      }\n    }\n  }\n}"): (typeof documents)["query GetUser($id: ID!) {\n  user(id: $id) {\n    id\n    email\n    name\n    externalId\n    createdAt\n    memberships {\n      id\n      role\n      organization {\n        id\n        name\n      }\n    }\n    sessions {\n      id\n      status\n      createdAt\n      expiresAt\n      terminatedAt\n      organization {\n        id\n      }\n    }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query ListOrganizations($first: Int = 20, $after: String) {\n  organizations(first: $first, after: $after) {\n    totalCount\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n    nodes {\n      id\n      name\n    }\n  }\n}"): (typeof documents)["query ListOrganizations($first: Int = 20, $after: String) {\n  organizations(first: $first, after: $after) {\n    totalCount\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n    nodes {\n      id\n      name\n    }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query ListUsers($first: Int = 20, $after: String) {\n  users(first: $first, after: $after) {\n    totalCount\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n    nodes {\n      id\n      email\n    }\n  }\n}"): (typeof documents)["query ListUsers($first: Int = 20, $after: String) {\n  users(first: $first, after: $after) {\n    totalCount\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n    nodes {\n      id\n      email\n    }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation RemoveMember($organizationId: ID!, $userId: ID!) {\n  removeMember(organizationId: $organizationId, userId: $userId) {\n    id\n    organizationId\n    userId\n    role\n  }\n}"): (typeof documents)["mutation RemoveMember($organizationId: ID!, $userId: ID!) {\n  removeMember(organizationId: $organizationId, userId: $userId) {\n    id\n    organizationId\n    userId\n    role\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation TerminateSession($id: ID!) {\n  terminateSession(id: $id) {\n    id\n    userId\n    organizationId\n    terminatedAt\n  }\n}"): (typeof documents)["mutation TerminateSession($id: ID!) {\n  terminateSession(id: $id) {\n    id\n    userId\n    organizationId\n    terminatedAt\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query Viewer {\n  viewer {\n    kind\n    user {\n      id\n      email\n    }\n    session {\n      id\n      status\n    }\n  }\n}"): (typeof documents)["query Viewer {\n  viewer {\n    kind\n    user {\n      id\n      email\n    }\n    session {\n      id\n      status\n    }\n  }\n}"];
+
+export function graphql(source: string) {
+  return (documents as any)[source] ?? {};
+}
+
+export type DocumentType<TDocumentNode extends DocumentNode<any, any>> = TDocumentNode extends DocumentNode<  infer TType,  any>  ? TType  : never;

@@ -1,0 +1,99 @@
+import { randomBytes } from 'node:crypto';
+import { print, type DocumentNode } from 'graphql';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { Client } from 'pg';
+import type { DataSource } from 'typeorm';
+import { createDataSource } from '../../ormconfig';
+import { loadConfig, type Config } from '../../src/config';
+import { QueryCounter } from '../../src/database/query-counter';
+import { buildAppSchema } from '../../src/http/schema';
+import { startServer, type RunningServer } from '../../src/http/server';
+import { createLogger } from '../../src/logger';
+
+export interface GraphQLResponse<T> {
+  status: number;
+  headers: Headers;
+  data?: T | null;
+  errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, unknown> & { code?: string } }>;
+}
+
+export interface TestApp {
+  url: string;
+  adminKey: string;
+  dataSource: DataSource;
+  databaseUrl: string;
+  queries: QueryCounter;
+  /** Sends a document (typed or text) over HTTP, as the admin unless a token is given. */
+  gql<TData, TVariables>(
+    document: TypedDocumentNode<TData, TVariables> | DocumentNode | string,
+    variables?: TVariables,
+    options?: { token?: string | null },
+  ): Promise<GraphQLResponse<TData>>;
+  /** Runs SQL straight against this file's database (for setting up and for checking afterwards). */
+  sql<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+/**
+ * A fresh, migrated database and a server on an ephemeral port, for one test file.
+ * Files run in parallel, each on its own database.
+ */
+export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const baseUrl = process.env.TEST_DATABASE_URL;
+  if (!baseUrl) throw new Error('TEST_DATABASE_URL is not set: run the tests through jest (global setup)');
+  const database = `test_${randomBytes(6).toString('hex')}`;
+  const admin = new Client({ connectionString: baseUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${database}`);
+  await admin.end();
+
+  const databaseUrl = withDatabase(baseUrl, database);
+  const config: Config = loadConfig({ NODE_ENV: 'test', ...env });
+  const logger = createLogger(config.logLevel);
+  const queries = new QueryCounter();
+  const dataSource = createDataSource({ url: databaseUrl, poolSize: config.dbPoolSize, logger: queries });
+  await dataSource.initialize();
+  await dataSource.runMigrations({ transaction: 'each' });
+
+  const adminKey = `adm_test_${randomBytes(16).toString('hex')}`;
+  const server: RunningServer = await startServer(
+    { config, dataSource, schema: await buildAppSchema(), logger, adminApiKey: adminKey },
+    { host: '127.0.0.1', port: 0 },
+  );
+
+  return {
+    url: server.url,
+    adminKey,
+    dataSource,
+    databaseUrl,
+    queries,
+    async gql(document, variables, options = {}) {
+      const token = options.token === undefined ? adminKey : options.token;
+      const response = await fetch(server.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+        body: JSON.stringify({ query: typeof document === 'string' ? document : print(document), variables }),
+      });
+      const body = (await response.json()) as { data?: never; errors?: never };
+      return { status: response.status, headers: response.headers, data: body.data, errors: body.errors };
+    },
+    sql: (text, params) => dataSource.query(text, params),
+    async close() {
+      await server.stop();
+      await dataSource.destroy();
+      const cleanup = new Client({ connectionString: baseUrl });
+      await cleanup.connect();
+      await cleanup.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      await cleanup.end();
+    },
+  };
+}
