@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { DataSource, type Logger } from 'typeorm';
 import { InitialSchema1764300000000 } from './src/database/migrations/1764300000000-initial-schema';
+import { DeletionReceiptsAndEvents1764300100000 } from './src/database/migrations/1764300100000-deletion-receipts-and-events';
 import { Organization, OrganizationDomain, OrganizationSettings } from './src/organizations/organization.entity';
 import { User } from './src/users/user.entity';
 import { Membership } from './src/memberships/membership.entity';
@@ -12,7 +13,7 @@ import { Session } from './src/sessions/session.entity';
  * `synchronize` is never on: the schema comes from migrations only.
  */
 export const entities = [Organization, OrganizationDomain, OrganizationSettings, User, Membership, Session];
-export const migrations = [InitialSchema1764300000000];
+export const migrations = [InitialSchema1764300000000, DeletionReceiptsAndEvents1764300100000];
 
 export interface DataSourceOptions {
   url: string;

@@ -1,4 +1,4 @@
-import { Max, Min } from 'class-validator';
+import { IsDefined, Max, Min } from 'class-validator';
 import { ArgsType, Field, Int, ObjectType, type ClassType } from 'type-graphql';
 import { AppError } from './errors';
 import { isId, type IdKind } from './ids';
@@ -12,8 +12,13 @@ export const MAX_PAGE_SIZE = 100;
 
 @ArgsType()
 export class PageArgs {
-  /** Nullable with a default, as the contract spells it; an explicit null is refused by @Min. */
+  /**
+   * Nullable with a default, as the contract spells it. An explicit null is refused by
+   * @IsDefined: type-graphql validates with skipMissingProperties, which skips @Min and
+   * @Max for null, and a null `first` would otherwise yield an empty page.
+   */
   @Field(() => Int, { nullable: true, defaultValue: 20 })
+  @IsDefined({ message: 'first must not be null' })
   @Min(1)
   @Max(MAX_PAGE_SIZE)
   first: number = 20;

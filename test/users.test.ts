@@ -1,4 +1,4 @@
-import { CreateUserDocument, GetUserDocument, ListUsersDocument } from './generated/graphql';
+import { CreateUserDocument, GetUserDocument, ListUsersDocument, type ListUsersQuery } from './generated/graphql';
 import { startTestApp, type TestApp } from './support/app';
 import { errorCode, factory, ok, tableCounts } from './support/factory';
 
@@ -79,7 +79,7 @@ describe('user and users', () => {
     const seen: string[] = [];
     let after: string | null | undefined = null;
     for (;;) {
-      const page = ok(await app.gql(ListUsersDocument, { first: 2, after })).users;
+      const page: ListUsersQuery['users'] = ok(await app.gql(ListUsersDocument, { first: 2, after })).users;
       expect(page.totalCount).toBe(total);
       seen.push(...page.nodes.map((node) => node.id));
       if (!page.pageInfo.hasNextPage) break;

@@ -75,3 +75,19 @@ export function authorizeMembershipChange(
     throw AppError.forbidden('Only an OWNER can grant or remove the OWNER role');
   }
 }
+
+/**
+ * deleteOrganization: an admin, or an OWNER of the organization. A member who is not
+ * an OWNER is refused; a caller who is not a member learns nothing (NOT_FOUND).
+ */
+export function authorizeOrganizationDeletion(
+  principal: Principal,
+  callerRole: MembershipRole | null,
+  organizationId: string,
+): void {
+  if (principal.kind === ViewerKind.ADMIN) return;
+  if (callerRole === null) throw AppError.notFound('Organization', organizationId);
+  if (callerRole !== MembershipRole.OWNER) {
+    throw AppError.forbidden('Only an OWNER of the organization can delete it');
+  }
+}

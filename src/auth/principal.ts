@@ -63,3 +63,8 @@ export class Authenticator {
     throw AppError.unauthenticated('The bearer token is invalid, expired or terminated');
   }
 }
+
+/** How a receipt names who deleted: an ID, never an email or a name. */
+export function actorOf(principal: Principal): string {
+  return principal.kind === ViewerKind.SESSION ? `user:${principal.userId}` : 'admin';
+}

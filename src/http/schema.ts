@@ -1,13 +1,21 @@
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema, type AuthChecker } from 'type-graphql';
 import { ViewerResolver } from '../auth/viewer.resolver';
+import { DeletionResolver } from '../deletion/deletion.resolver';
 import { MembershipResolver } from '../memberships/membership.resolver';
 import { OrganizationResolver } from '../organizations/organization.resolver';
 import { SessionResolver } from '../sessions/session.resolver';
 import { UserResolver } from '../users/user.resolver';
 import type { Context } from './context';
 
-export const resolvers = [ViewerResolver, OrganizationResolver, UserResolver, MembershipResolver, SessionResolver] as const;
+export const resolvers = [
+  ViewerResolver,
+  OrganizationResolver,
+  UserResolver,
+  MembershipResolver,
+  SessionResolver,
+  DeletionResolver,
+] as const;
 
 /**
  * @Authorized(...kinds) on an operation lists the kinds of caller that may run it;

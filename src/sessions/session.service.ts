@@ -24,7 +24,9 @@ export class SessionService {
     defaultTtlSeconds: number,
   ): Promise<{ session: Session; token: string }> {
     const userId = parseId('user', input.userId, 'input.userId');
-    const organizationId = input.organizationId ? parseId('organization', input.organizationId, 'input.organizationId') : null;
+    // Only an absent or null organizationId means "no context": an empty string is a malformed ID, not a null.
+    const organizationId =
+      input.organizationId != null ? parseId('organization', input.organizationId, 'input.organizationId') : null;
     if (organizationId) {
       const organization = await manager.query(`SELECT id FROM organizations WHERE id = $1 FOR KEY SHARE`, [organizationId]);
       if (organization.length === 0) throw AppError.notFound('Organization', organizationId);

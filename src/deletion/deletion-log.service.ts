@@ -1,0 +1,72 @@
+import type { EntityManager } from 'typeorm';
+import { AppError } from '../errors';
+import { isId } from '../ids';
+import type { Page } from '../pagination';
+import { toReceipt } from './deletion.service';
+import type { DeletionReceipt, Event } from './deletion.types';
+
+export const EVENT_TYPES = ['user.deleted', 'organization.deleted', 'organization_membership.deleted', 'session.terminated'];
+
+const CURSOR = /^e1:(\d{1,20}):(\d{1,20})$/;
+
+function encodeEventCursor(txid: string, position: string): string {
+  return Buffer.from(`e1:${txid}:${position}`, 'utf8').toString('base64url');
+}
+
+function decodeEventCursor(after: string | null | undefined): [string, string] | [null, null] {
+  if (after === null || after === undefined) return [null, null];
+  const match = /^[A-Za-z0-9_-]{1,100}$/.test(after) ? CURSOR.exec(Buffer.from(after, 'base64url').toString('utf8')) : null;
+  if (!match) throw AppError.badInput('after', 'after is not a cursor this API issued');
+  return [match[1], match[2]];
+}
+
+/** Only events of transactions older than every running one: see the events migration. */
+const VISIBLE = `txid < pg_snapshot_xmin(pg_current_snapshot()) AND ($1::text[] IS NULL OR type = ANY($1))`;
+
+/** Reads of the deletion outbox: receipts by subject, events in a pollable order. */
+export class DeletionLogService {
+  async receipt(manager: EntityManager, subjectId: string): Promise<DeletionReceipt | null> {
+    if (!isId('user', subjectId) && !isId('organization', subjectId)) {
+      throw AppError.badInput('subjectId', 'subjectId must be a user (usr_…) or organization (org_…) ID');
+    }
+    const rows = await manager.query(`SELECT * FROM deletion_receipts WHERE subject_id = $1`, [subjectId]);
+    return rows.length ? toReceipt(rows[0]) : null;
+  }
+
+  async events(
+    manager: EntityManager,
+    args: { first: number; after?: string | null; types?: string[] | null },
+  ): Promise<Page<Event>> {
+    const unknown = (args.types ?? []).filter((type) => !EVENT_TYPES.includes(type));
+    if (unknown.length > 0) {
+      throw AppError.badInput('types', `Unknown event types: ${unknown.join(', ')}; known: ${EVENT_TYPES.join(', ')}`);
+    }
+    const types = args.types?.length ? args.types : null;
+    const [txid, position] = decodeEventCursor(args.after);
+    const rows: Array<{ position: string; txid: string; type: string; occurred_at: Date; data: Record<string, unknown> }> =
+      await manager.query(
+        `SELECT position::text, txid::text, type, occurred_at, data FROM events
+          WHERE ${VISIBLE} AND ($2::xid8 IS NULL OR (txid, position) > ($2::xid8, $3::bigint))
+          ORDER BY txid, position
+          LIMIT $4`,
+        [types, txid, position, args.first + 1],
+      );
+    const nodes = rows.slice(0, args.first).map((row) => ({
+      id: `evt_${row.position}`,
+      type: row.type,
+      occurredAt: row.occurred_at,
+      data: row.data,
+      cursor: encodeEventCursor(row.txid, row.position),
+    }));
+    const last = nodes[nodes.length - 1];
+    return {
+      nodes,
+      pageInfo: { hasNextPage: rows.length > args.first, endCursor: last?.cursor ?? null },
+      get totalCount() {
+        return manager
+          .query(`SELECT count(*)::int AS count FROM events WHERE ${VISIBLE}`, [types])
+          .then((result: Array<{ count: number }>) => result[0].count);
+      },
+    };
+  }
+}

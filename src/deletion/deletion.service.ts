@@ -1,0 +1,129 @@
+import type { EntityManager } from 'typeorm';
+import { authorizeOrganizationDeletion } from '../auth/access';
+import { actorOf, ViewerKind, type Principal } from '../auth/principal';
+import { AppError } from '../errors';
+import { newId, parseId } from '../ids';
+import type { MembershipRole, RemovedMembership } from '../memberships/membership.entity';
+import type { TerminatedSession } from '../sessions/session.entity';
+import { DELETE_ORGANIZATION, DELETE_USER, LOCK_MEMBERS, LOCK_ORGANIZATION, LOCK_USER } from './deletion.sql';
+import {
+  DeletionKind,
+  type DeleteOrganizationPayload,
+  type DeleteUserPayload,
+  type DeletionReceipt,
+} from './deletion.types';
+
+/**
+ * Which payload lists to build. An organization of 100,000 members has 300,000
+ * sessions: the lists are aggregated only when the client selected them.
+ */
+export interface ListSelection {
+  terminatedSessions: boolean;
+  removedMemberships: boolean;
+  cascadedUsers: boolean;
+  retainedUserIds: boolean;
+}
+
+interface ReceiptRow {
+  id: string;
+  kind: DeletionKind;
+  subject_id: string;
+  actor: string;
+  deleted_at: string;
+  terminated_session_count: number;
+  removed_membership_count: number;
+  cascaded_user_count: number;
+  digest: string;
+}
+
+interface DeletionRow {
+  receipt: ReceiptRow;
+  terminated_sessions: Array<Omit<TerminatedSession, 'terminatedAt'> & { terminatedAt: string }> | null;
+  removed_memberships: Array<RemovedMembership & { role: MembershipRole }> | null;
+  cascaded_users?: string[] | null;
+  retained_user_ids?: string[] | null;
+}
+
+export function toReceipt(row: ReceiptRow): DeletionReceipt {
+  return {
+    id: row.id,
+    kind: row.kind,
+    subjectId: row.subject_id,
+    actor: row.actor,
+    deletedAt: new Date(row.deleted_at),
+    terminatedSessionCount: row.terminated_session_count,
+    removedMembershipCount: row.removed_membership_count,
+    cascadedUserCount: row.cascaded_user_count,
+    digest: row.digest.trim(),
+  };
+}
+
+function terminatedSessions(row: DeletionRow): TerminatedSession[] {
+  return (row.terminated_sessions ?? []).map((s) => ({ ...s, terminatedAt: new Date(s.terminatedAt) }));
+}
+
+/**
+ * The cascade engine. Runs inside the transaction the mutation opened (never its
+ * own) with a constant number of set-based statements; see deletion.sql.ts for the
+ * order of work and the locks. The caller decides whether to commit or, for a dry
+ * run, roll back: the work done is the same.
+ */
+export class DeletionService {
+  async deleteUser(
+    manager: EntityManager,
+    principal: Principal,
+    id: string,
+    lists: ListSelection,
+  ): Promise<Omit<DeleteUserPayload, 'dryRun'>> {
+    const userId = parseId('user', id, 'id');
+    const locked = await manager.query(LOCK_USER, [userId]);
+    if (locked.length === 0) throw AppError.notFound('User', userId);
+    const [row]: DeletionRow[] = await manager.query(DELETE_USER, [
+      userId,
+      newId('receipt'),
+      actorOf(principal),
+      lists.terminatedSessions,
+      lists.removedMemberships,
+    ]);
+    return {
+      deletedUserId: userId,
+      terminatedSessions: terminatedSessions(row),
+      removedMemberships: row.removed_memberships ?? [],
+      receipt: toReceipt(row.receipt),
+    };
+  }
+
+  async deleteOrganization(
+    manager: EntityManager,
+    principal: Principal,
+    id: string,
+    lists: ListSelection,
+  ): Promise<Omit<DeleteOrganizationPayload, 'dryRun'>> {
+    const organizationId = parseId('organization', id, 'id');
+    const callerId = principal.kind === ViewerKind.SESSION ? principal.userId : null;
+    const locked: Array<{ caller_role: MembershipRole | null }> = await manager.query(LOCK_ORGANIZATION, [
+      organizationId,
+      callerId,
+    ]);
+    if (locked.length === 0) throw AppError.notFound('Organization', organizationId);
+    authorizeOrganizationDeletion(principal, locked[0].caller_role, organizationId);
+    await manager.query(LOCK_MEMBERS, [organizationId]);
+    const [row]: DeletionRow[] = await manager.query(DELETE_ORGANIZATION, [
+      organizationId,
+      newId('receipt'),
+      actorOf(principal),
+      lists.terminatedSessions,
+      lists.removedMemberships,
+      lists.cascadedUsers,
+      lists.retainedUserIds,
+    ]);
+    return {
+      deletedOrganizationId: organizationId,
+      terminatedSessions: terminatedSessions(row),
+      removedMemberships: row.removed_memberships ?? [],
+      cascadedUsers: (row.cascaded_users ?? []).map((userId) => ({ id: userId })),
+      retainedUserIds: row.retained_user_ids ?? [],
+      receipt: toReceipt(row.receipt),
+    };
+  }
+}

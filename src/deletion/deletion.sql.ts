@@ -1,0 +1,188 @@
+/**
+ * The deletion engine's SQL. Each deletion is a fixed number of statements whatever
+ * its size, run inside the one transaction the mutation opened:
+ *
+ *   1. lock the subject row (FOR UPDATE), reading the caller's role for authorization;
+ *   2. (organizations) lock every member's user row FOR UPDATE, in ID order;
+ *   3. one statement of data-modifying CTEs that removes everything in foreign-key
+ *      order, writes the receipt and the events, and returns counts and (only when the
+ *      client selected them) the lists for the payload.
+ *
+ * Lock order, shared with addMember, removeMember and createSession: organization row,
+ * then user rows in ID order. Locking the members before deciding who has "no other
+ * organization" closes the write-skew race of two organizations deleted at once that
+ * share a user: the second waits for the first, then sees its memberships gone.
+ *
+ * All CTEs of statement 3 see the same snapshot, so they work on disjoint rows: the
+ * sessions of users who are deleted are deleted (the active ones reported as
+ * terminated); the active sessions of members who keep their accounts are terminated
+ * and kept; any other session that names the organization loses that reference.
+ * Foreign keys are checked at the end of the statement, when every child row is gone.
+ *
+ * The digest is SHA-256 over the canonical text
+ *   `<kind>:<subject id>\nsessions:<ids>\nmemberships:<ids>\nusers:<ids>`
+ * with each list's IDs sorted in byte order and joined by commas; `users` lists the
+ * deleted user for a user deletion and the cascaded users for an organization deletion.
+ */
+
+export const LOCK_USER = `
+  SELECT id FROM users WHERE id = $1 FOR UPDATE`;
+
+export const LOCK_ORGANIZATION = `
+  SELECT m.role AS caller_role
+    FROM organizations o
+    LEFT JOIN memberships m ON m.organization_id = o.id AND m.user_id = $2
+   WHERE o.id = $1
+     FOR UPDATE OF o`;
+
+export const LOCK_MEMBERS = `
+  WITH locked AS (
+    SELECT u.id FROM users u
+     WHERE u.id IN (SELECT user_id FROM memberships WHERE organization_id = $1)
+     ORDER BY u.id
+       FOR UPDATE OF u
+  )
+  SELECT count(*)::int AS locked FROM locked`;
+
+/** Shared tail: receipt, events and the result row. Expects CTEs terminated, removed_memberships, deleted_users, subject. */
+function receiptEventsAndResult(kind: 'USER' | 'ORGANIZATION', subjectEvent: string): string {
+  return `
+  receipt AS (
+    INSERT INTO deletion_receipts
+      (id, kind, subject_id, actor, terminated_session_count, removed_membership_count, cascaded_user_count, digest)
+    SELECT $2, '${kind}', subject.id, $3,
+           (SELECT count(*) FROM terminated),
+           (SELECT count(*) FROM removed_memberships),
+           ${kind === 'USER' ? '0' : '(SELECT count(*) FROM deleted_users)'},
+           encode(sha256(convert_to(
+             '${kind}:' || subject.id
+             || E'\\nsessions:' || coalesce((SELECT string_agg(id, ',' ORDER BY id COLLATE "C") FROM terminated), '')
+             || E'\\nmemberships:' || coalesce((SELECT string_agg(id, ',' ORDER BY id COLLATE "C") FROM removed_memberships), '')
+             || E'\\nusers:' || coalesce((SELECT string_agg(id, ',' ORDER BY id COLLATE "C") FROM deleted_users), ''),
+             'UTF8')), 'hex')
+      FROM subject
+    RETURNING *
+  ),
+  new_events AS (
+    INSERT INTO events (type, data)
+    SELECT type, data FROM (
+      SELECT 1 AS step, id, 'session.terminated' AS type,
+             jsonb_build_object('sessionId', id, 'userId', user_id, 'organizationId', organization_id,
+                                'reason', reason, 'receiptId', $2::text) AS data
+        FROM terminated
+      UNION ALL
+      SELECT 2, id, 'organization_membership.deleted',
+             jsonb_build_object('membershipId', id, 'organizationId', organization_id, 'userId', user_id,
+                                'role', role, 'receiptId', $2::text)
+        FROM removed_memberships
+      UNION ALL
+      SELECT 3, id, 'user.deleted', jsonb_build_object('userId', id, 'receiptId', $2::text)
+        FROM deleted_users
+      ${subjectEvent}
+    ) facts
+    ORDER BY step, id COLLATE "C"
+    RETURNING 1
+  )
+  SELECT
+    (SELECT row_to_json(receipt) FROM receipt) AS receipt,
+    CASE WHEN $4 THEN (
+      SELECT coalesce(json_agg(json_build_object('id', id, 'userId', user_id, 'organizationId', organization_id,
+                                                 'terminatedAt', terminated_at) ORDER BY id COLLATE "C"), '[]')
+        FROM terminated) END AS terminated_sessions,
+    CASE WHEN $5 THEN (
+      SELECT coalesce(json_agg(json_build_object('id', id, 'userId', user_id, 'organizationId', organization_id,
+                                                 'role', role) ORDER BY id COLLATE "C"), '[]')
+        FROM removed_memberships) END AS removed_memberships`;
+}
+
+/** $1 user, $2 receipt id, $3 actor, $4/$5 return the session/membership lists. */
+export const DELETE_USER = `
+  WITH
+  removed_memberships AS (
+    DELETE FROM memberships WHERE user_id = $1
+    RETURNING id, organization_id, user_id, role
+  ),
+  deleted_sessions AS (
+    DELETE FROM sessions WHERE user_id = $1
+    RETURNING id, user_id, organization_id, terminated_at IS NULL AND expires_at > now() AS was_active
+  ),
+  terminated AS (
+    SELECT id, user_id, organization_id, now() AS terminated_at, 'user_deleted' AS reason
+      FROM deleted_sessions WHERE was_active
+  ),
+  deleted_users AS (
+    DELETE FROM users WHERE id = $1 RETURNING id
+  ),
+  subject AS (SELECT id FROM deleted_users),
+  ${receiptEventsAndResult('USER', '')}`;
+
+/**
+ * $1 organization, $2 receipt id, $3 actor, $4/$5 as for users,
+ * $6/$7 return the cascaded/retained user lists.
+ */
+export const DELETE_ORGANIZATION = `
+  WITH
+  members AS (
+    SELECT m.user_id,
+           EXISTS (SELECT 1 FROM memberships other
+                    WHERE other.user_id = m.user_id AND other.organization_id <> $1) AS retained
+      FROM memberships m
+     WHERE m.organization_id = $1
+  ),
+  removed_memberships AS (
+    DELETE FROM memberships WHERE organization_id = $1
+    RETURNING id, organization_id, user_id, role
+  ),
+  deleted_sessions AS (
+    DELETE FROM sessions s USING members mb
+     WHERE s.user_id = mb.user_id AND NOT mb.retained
+    RETURNING s.id, s.user_id, s.organization_id, s.terminated_at IS NULL AND s.expires_at > now() AS was_active
+  ),
+  terminated_kept AS (
+    UPDATE sessions s
+       SET terminated_at = now(), termination_reason = 'organization_deleted',
+           organization_id = NULLIF(s.organization_id, $1)
+      FROM members mb, sessions before
+     WHERE s.user_id = mb.user_id AND mb.retained
+       AND s.terminated_at IS NULL AND s.expires_at > now()
+       AND before.id = s.id
+    RETURNING s.id, s.user_id, before.organization_id, s.terminated_at
+  ),
+  detached AS (
+    UPDATE sessions s SET organization_id = NULL
+     WHERE s.organization_id = $1
+       AND NOT EXISTS (SELECT 1 FROM members mb WHERE mb.user_id = s.user_id
+                          AND (NOT mb.retained OR (s.terminated_at IS NULL AND s.expires_at > now())))
+    RETURNING 1
+  ),
+  terminated AS (
+    SELECT id, user_id, organization_id, now() AS terminated_at, 'organization_deleted' AS reason
+      FROM deleted_sessions WHERE was_active
+    UNION ALL
+    SELECT id, user_id, organization_id, terminated_at, 'organization_deleted' FROM terminated_kept
+  ),
+  deleted_users AS (
+    DELETE FROM users u USING members mb
+     WHERE u.id = mb.user_id AND NOT mb.retained
+    RETURNING u.id
+  ),
+  deleted_domains AS (
+    DELETE FROM organization_domains WHERE organization_id = $1 RETURNING 1
+  ),
+  deleted_settings AS (
+    DELETE FROM organization_settings WHERE organization_id = $1 RETURNING 1
+  ),
+  subject AS (
+    DELETE FROM organizations WHERE id = $1 RETURNING id
+  ),
+  ${receiptEventsAndResult(
+    'ORGANIZATION',
+    `UNION ALL
+      SELECT 4, id, 'organization.deleted', jsonb_build_object('organizationId', id, 'receiptId', $2::text)
+        FROM subject`,
+  )},
+    CASE WHEN $6 THEN (
+      SELECT coalesce(json_agg(id ORDER BY id COLLATE "C"), '[]') FROM deleted_users) END AS cascaded_users,
+    CASE WHEN $7 THEN (
+      SELECT coalesce(json_agg(user_id ORDER BY user_id COLLATE "C"), '[]') FROM members WHERE retained) END
+      AS retained_user_ids`;

@@ -1,0 +1,219 @@
+import {
+  DeleteOrganizationDocument,
+  DeleteUserDocument,
+  EventsDocument,
+  GetDeletionReceiptDocument,
+  ViewerDocument,
+} from './generated/graphql';
+import { startTestApp, type TestApp } from './support/app';
+import { databaseDump, expectedDigest, twoOrganizations } from './support/deletion-fixtures';
+import { errorCode, ok, tableCounts } from './support/factory';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await startTestApp();
+});
+afterAll(() => app.close());
+
+describe('deleteUser', () => {
+  it('terminates active sessions, removes memberships, deletes the account, and leaves no personal data', async () => {
+    const { shared, acme, globex, tokens } = await twoOrganizations(app);
+    const activeBefore = await app.sql<{ id: string }>(
+      `SELECT id FROM sessions WHERE user_id = $1 AND terminated_at IS NULL ORDER BY id`,
+      [shared.id],
+    );
+    const membershipsBefore = await app.sql<{ id: string }>(`SELECT id FROM memberships WHERE user_id = $1`, [shared.id]);
+
+    const payload = ok(await app.gql(DeleteUserDocument, { id: shared.id })).deleteUser;
+
+    expect(payload.deletedUserId).toBe(shared.id);
+    expect(payload.dryRun).toBe(false);
+    expect(payload.terminatedSessions.map((s) => s.id).sort()).toEqual(activeBefore.map((s) => s.id).sort());
+    expect(payload.terminatedSessions.every((s) => s.userId === shared.id)).toBe(true);
+    expect(payload.removedMemberships.map((m) => m.organizationId).sort()).toEqual([acme.id, globex.id].sort());
+    expect(payload.removedMemberships.map((m) => m.id).sort()).toEqual(membershipsBefore.map((m) => m.id).sort());
+    const receipt = payload.receipt!;
+    expect(receipt).toMatchObject({
+      kind: 'USER',
+      subjectId: shared.id,
+      actor: 'admin',
+      terminatedSessionCount: 2,
+      removedMembershipCount: 2,
+      cascadedUserCount: 0,
+    });
+    expect(receipt.digest).toBe(
+      expectedDigest(
+        'USER',
+        shared.id,
+        payload.terminatedSessions.map((s) => s.id),
+        payload.removedMemberships.map((m) => m.id),
+        [shared.id],
+      ),
+    );
+
+    // The database afterwards: user, memberships and all session rows gone.
+    expect(await app.sql(`SELECT 1 FROM users WHERE id = $1`, [shared.id])).toEqual([]);
+    expect(await app.sql(`SELECT 1 FROM memberships WHERE user_id = $1`, [shared.id])).toEqual([]);
+    expect(await app.sql(`SELECT 1 FROM sessions WHERE user_id = $1`, [shared.id])).toEqual([]);
+    const dump = await databaseDump(app);
+    expect(dump).not.toContain(shared.email);
+    expect(dump).not.toContain(shared.name);
+
+    // The token fails on the very next request.
+    const next = await app.gql(ViewerDocument, {}, { token: tokens.shared });
+    expect(next.status).toBe(401);
+    expect(errorCode(next)).toBe('UNAUTHENTICATED');
+
+    // Repeating answers NOT_FOUND; the receipt tells what happened.
+    expect(errorCode(await app.gql(DeleteUserDocument, { id: shared.id }))).toBe('NOT_FOUND');
+    const stored = ok(await app.gql(GetDeletionReceiptDocument, { subjectId: shared.id })).deletionReceipt;
+    expect(stored).toEqual(receipt);
+  });
+
+  it('a dry run returns the same payload and writes nothing', async () => {
+    const { solo } = await twoOrganizations(app);
+    const before = await tableCounts(app);
+    const dry = ok(await app.gql(DeleteUserDocument, { id: solo.id, dryRun: true })).deleteUser;
+    expect(await tableCounts(app)).toEqual(before);
+    expect(dry.dryRun).toBe(true);
+    expect(dry.receipt).toBeNull();
+    const real = ok(await app.gql(DeleteUserDocument, { id: solo.id })).deleteUser;
+    const strip = (p: typeof real) => ({
+      ...p,
+      dryRun: undefined,
+      receipt: undefined,
+      terminatedSessions: p.terminatedSessions.map(({ terminatedAt: _t, ...s }) => s),
+    });
+    expect(strip(dry)).toEqual(strip(real));
+  });
+
+  it('is admin-only and refuses bad IDs, changing nothing', async () => {
+    const { solo, tokens } = await twoOrganizations(app);
+    const before = await tableCounts(app);
+    expect(errorCode(await app.gql(DeleteUserDocument, { id: solo.id }, { token: tokens.owner }))).toBe('FORBIDDEN');
+    expect(errorCode(await app.gql(DeleteUserDocument, { id: 'org_01ARZ3NDEKTSV4RRFFQ69G5FAV' }))).toBe('BAD_USER_INPUT');
+    expect(errorCode(await app.gql(DeleteUserDocument, { id: 'usr_01ARZ3NDEKTSV4RRFFQ69G5FAV' }))).toBe('NOT_FOUND');
+    expect(await tableCounts(app)).toEqual(before);
+  });
+});
+
+describe('deleteOrganization', () => {
+  it('cascades to single-organization members, keeps the others, and removes the organization data', async () => {
+    const { acme, globex, owner, solo, shared, other, tokens } = await twoOrganizations(app);
+    const memberIds = [owner.id, solo.id, shared.id];
+    const active = await app.sql<{ id: string }>(
+      `SELECT id FROM sessions WHERE user_id = ANY($1) AND terminated_at IS NULL ORDER BY id`,
+      [memberIds],
+    );
+
+    const payload = ok(await app.gql(DeleteOrganizationDocument, { id: acme.id }, { token: tokens.owner }))
+      .deleteOrganization;
+
+    expect(payload.deletedOrganizationId).toBe(acme.id);
+    expect(payload.cascadedUsers.map((u) => u.id).sort()).toEqual([owner.id, solo.id].sort());
+    expect(payload.retainedUserIds).toEqual([shared.id]);
+    expect(payload.removedMemberships).toHaveLength(3);
+    expect(payload.terminatedSessions.map((s) => s.id).sort()).toEqual(active.map((s) => s.id).sort());
+    expect(payload.receipt).toMatchObject({
+      kind: 'ORGANIZATION',
+      subjectId: acme.id,
+      actor: `user:${owner.id}`,
+      terminatedSessionCount: 6,
+      removedMembershipCount: 3,
+      cascadedUserCount: 2,
+    });
+    expect(payload.receipt!.digest).toBe(
+      expectedDigest(
+        'ORGANIZATION',
+        acme.id,
+        payload.terminatedSessions.map((s) => s.id),
+        payload.removedMemberships.map((m) => m.id),
+        payload.cascadedUsers.map((u) => u.id),
+      ),
+    );
+
+    // Organization and everything it owned: gone.
+    for (const table of ['organizations', 'organization_domains', 'organization_settings', 'memberships']) {
+      const column = table === 'organizations' ? 'id' : 'organization_id';
+      expect(await app.sql(`SELECT 1 FROM ${table} WHERE ${column} = $1`, [acme.id])).toEqual([]);
+    }
+    expect(await app.sql(`SELECT 1 FROM sessions WHERE organization_id = $1`, [acme.id])).toEqual([]);
+    // Cascaded users gone with their sessions; the shared member keeps account, globex membership, and TERMINATED rows.
+    expect(await app.sql(`SELECT id FROM users WHERE id = ANY($1)`, [[owner.id, solo.id]])).toEqual([]);
+    expect(await app.sql(`SELECT 1 FROM sessions WHERE user_id = ANY($1)`, [[owner.id, solo.id]])).toEqual([]);
+    expect(await app.sql(`SELECT organization_id FROM memberships WHERE user_id = $1`, [shared.id])).toEqual([
+      { organization_id: globex.id },
+    ]);
+    const sharedSessions = await app.sql<{ terminated_at: Date | null; termination_reason: string | null }>(
+      `SELECT terminated_at, termination_reason FROM sessions WHERE user_id = $1`,
+      [shared.id],
+    );
+    expect(sharedSessions).toHaveLength(3);
+    expect(sharedSessions.every((s) => s.terminated_at !== null)).toBe(true);
+    expect(sharedSessions.filter((s) => s.termination_reason === 'organization_deleted')).toHaveLength(2);
+    // A non-member's account and sessions are untouched.
+    expect(
+      await app.sql(`SELECT count(*)::int AS n FROM sessions WHERE user_id = $1 AND terminated_at IS NULL`, [other.id]),
+    ).toEqual([{ n: 2 }]);
+    const dump = await databaseDump(app);
+    for (const gone of [owner.email, solo.email, owner.name!, solo.name!]) expect(dump).not.toContain(gone);
+
+    for (const token of [tokens.owner, tokens.solo, tokens.shared]) {
+      expect((await app.gql(ViewerDocument, {}, { token })).status).toBe(401);
+    }
+    expect((await app.gql(ViewerDocument, {}, { token: tokens.other })).status).toBe(200);
+  });
+
+  it('writes one event per fact, in the same transaction, with IDs only', async () => {
+    const { acme, owner, solo, shared } = await twoOrganizations(app);
+    const head = ok(await app.gql(EventsDocument, { first: 100 })).events;
+    let after = head.pageInfo.endCursor;
+    while ((await app.gql(EventsDocument, { first: 100, after })).data?.events.pageInfo.hasNextPage) {
+      after = ok(await app.gql(EventsDocument, { first: 100, after })).events.pageInfo.endCursor;
+    }
+    const payload = ok(await app.gql(DeleteOrganizationDocument, { id: acme.id })).deleteOrganization;
+    const events = ok(await app.gql(EventsDocument, { first: 100, after })).events.nodes;
+    const byType = (type: string) => events.filter((e) => e.type === type);
+    expect(byType('organization.deleted').map((e) => (e.data as { organizationId: string }).organizationId)).toEqual([
+      acme.id,
+    ]);
+    expect(byType('user.deleted').map((e) => (e.data as { userId: string }).userId).sort()).toEqual(
+      [owner.id, solo.id].sort(),
+    );
+    expect(byType('organization_membership.deleted')).toHaveLength(3);
+    expect(byType('session.terminated')).toHaveLength(payload.terminatedSessions.length);
+    expect(events.map((e) => e.type)).toEqual([
+      ...Array(payload.terminatedSessions.length).fill('session.terminated'),
+      ...Array(3).fill('organization_membership.deleted'),
+      'user.deleted',
+      'user.deleted',
+      'organization.deleted',
+    ]);
+    const text = JSON.stringify(events);
+    for (const secret of [owner.email, solo.email, shared.email, owner.name!]) expect(text).not.toContain(secret);
+    const filtered = ok(await app.gql(EventsDocument, { first: 100, after, types: ['user.deleted'] })).events;
+    expect(filtered.nodes.map((e) => e.type)).toEqual(['user.deleted', 'user.deleted']);
+  });
+
+  it('refuses a non-owner member with FORBIDDEN and a non-member with NOT_FOUND, changing nothing', async () => {
+    const { acme, tokens } = await twoOrganizations(app);
+    const before = await tableCounts(app);
+    expect(errorCode(await app.gql(DeleteOrganizationDocument, { id: acme.id }, { token: tokens.solo }))).toBe(
+      'FORBIDDEN',
+    );
+    expect(errorCode(await app.gql(DeleteOrganizationDocument, { id: acme.id }, { token: tokens.other }))).toBe(
+      'NOT_FOUND',
+    );
+    expect(await tableCounts(app)).toEqual(before);
+  });
+
+  it('a dry run writes nothing: no receipt, no events', async () => {
+    const { acme } = await twoOrganizations(app);
+    const before = await tableCounts(app);
+    const dry = ok(await app.gql(DeleteOrganizationDocument, { id: acme.id, dryRun: true })).deleteOrganization;
+    expect(dry.receipt).toBeNull();
+    expect(dry.cascadedUsers).toHaveLength(2);
+    expect(await tableCounts(app)).toEqual(before);
+    expect(ok(await app.gql(GetDeletionReceiptDocument, { subjectId: acme.id })).deletionReceipt).toBeNull();
+  });
+});

@@ -1,0 +1,61 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { TestApp } from './app';
+import { factory } from './factory';
+
+/**
+ * Two organizations sharing one member:
+ *   acme:   owner (only acme), solo (only acme), shared (acme and globex)
+ *   globex: shared, other (only globex)
+ * Each user has two active sessions (one in an organization context), plus one
+ * already-terminated session.
+ */
+export async function twoOrganizations(app: TestApp) {
+  const f = factory(app);
+  const tag = randomBytes(3).toString('hex');
+  const acme = await f.organization({ name: `Acme ${tag}`, domains: [`acme-${tag}.example.com`] });
+  const globex = await f.organization({ name: `Globex ${tag}` });
+  const owner = await f.user({ name: `Olive Owner ${tag}` });
+  const solo = await f.user({ name: `Sam Solo ${tag}` });
+  const shared = await f.user({ name: `Shay Shared ${tag}` });
+  const other = await f.user({ name: `Otto Other ${tag}` });
+  await f.member(acme.id, owner.id, 'OWNER');
+  await f.member(acme.id, solo.id, 'MEMBER');
+  await f.member(acme.id, shared.id, 'ADMIN');
+  await f.member(globex.id, shared.id, 'OWNER');
+  await f.member(globex.id, other.id, 'MEMBER');
+  const tokens: Record<string, string> = {};
+  for (const [name, user, orgId] of [
+    ['owner', owner, acme.id],
+    ['solo', solo, acme.id],
+    ['shared', shared, globex.id],
+    ['other', other, globex.id],
+  ] as const) {
+    tokens[name] = (await f.session(user.id, orgId)).token;
+    await f.session(user.id);
+    const ended = await f.session(user.id);
+    await app.sql(`UPDATE sessions SET terminated_at = now(), termination_reason = 'terminated_by_request' WHERE id = $1`, [
+      ended.session.id,
+    ]);
+  }
+  return { acme, globex, owner, solo, shared, other, tokens };
+}
+
+/** The receipt digest, recomputed from a payload's lists as the schema documents it. */
+export function expectedDigest(kind: string, subjectId: string, sessions: string[], memberships: string[], users: string[]) {
+  const sorted = (ids: string[]) => [...ids].sort().join(',');
+  const text = `${kind}:${subjectId}\nsessions:${sorted(sessions)}\nmemberships:${sorted(memberships)}\nusers:${sorted(users)}`;
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+/** Every text value in the database, for proving that personal data is gone. */
+export async function databaseDump(app: TestApp): Promise<string> {
+  const tables: Array<{ table_name: string }> = await app.sql(
+    `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`,
+  );
+  let dump = '';
+  for (const { table_name } of tables) {
+    const rows = await app.sql(`SELECT row_to_json(t)::text AS row FROM "${table_name}" t`);
+    dump += rows.map((r) => (r as { row: string }).row).join('\n') + '\n';
+  }
+  return dump;
+}
