@@ -20,6 +20,16 @@ export interface Config {
   /** Deletions give up with a clear error instead of waiting for ever on a lock. */
   deletionLockTimeoutMs: number;
   deletionStatementTimeoutMs: number;
+  /** Serve the self-hosted GraphiQL page at /graphiql and to browsers at GET /graphql. */
+  graphiql: boolean;
+  /** Shared store for automatic persisted queries; in-memory per instance when absent. */
+  redisUrl?: string;
+  /** Origins browser apps may call from; `localhost` means any http(s)://localhost or 127.0.0.1 port. */
+  corsOrigins: string[];
+  /** Schema introspection; off in production unless enabled. */
+  introspection: boolean;
+  /** How long SIGTERM waits for in-flight requests (a running deletion included). */
+  shutdownGraceMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -37,6 +47,26 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
 function text(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const raw = env[name]?.trim();
   return raw ? raw : undefined;
+}
+
+function origins(env: NodeJS.ProcessEnv, nodeEnv: string): string[] {
+  const raw = text(env, 'CORS_ORIGINS');
+  if (raw === undefined) return nodeEnv === 'production' ? [] : ['localhost'];
+  const list = raw.split(',').map((origin) => origin.trim()).filter(Boolean);
+  for (const origin of list) {
+    if (origin !== 'localhost' && !/^https?:\/\/[a-z0-9.-]+(:\d{1,5})?$/i.test(origin)) {
+      throw new ConfigError(`CORS_ORIGINS entries must look like https://app.example.com, got "${origin}"`);
+    }
+  }
+  return list;
+}
+
+function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = text(env, name)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(`${name} must be true or false, got "${env[name]}"`);
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -60,5 +90,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     defaultSessionTtlSeconds: integer(env, 'SESSION_TTL_SECONDS', 86_400, 60, 31_536_000),
     deletionLockTimeoutMs: integer(env, 'DELETION_LOCK_TIMEOUT_MS', 5_000, 100, 600_000),
     deletionStatementTimeoutMs: integer(env, 'DELETION_STATEMENT_TIMEOUT_MS', 120_000, 1_000, 3_600_000),
+    // A developer's tool: on unless NODE_ENV=production, where GRAPHIQL=true turns it on deliberately.
+    graphiql: flag(env, 'GRAPHIQL', nodeEnv !== 'production'),
+    redisUrl: text(env, 'REDIS_URL'),
+    corsOrigins: origins(env, nodeEnv),
+    introspection: flag(env, 'INTROSPECTION', nodeEnv !== 'production'),
+    shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 30_000, 0, 600_000),
   };
 }

@@ -3,6 +3,7 @@ import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { ArgumentValidationError, AuthenticationError, AuthorizationError } from 'type-graphql';
 import type { ValidationError } from 'class-validator';
 import type { Logger } from 'pino';
+import { currentLogger } from './logger';
 
 /**
  * The one list of error codes a client can see in `extensions.code`, and the one
@@ -92,6 +93,19 @@ function flattenValidation(errors: ValidationError[], prefix = ''): FieldProblem
   });
 }
 
+/** SQLSTATE classes and driver errors that mean the database is gone for now. */
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
+const UNAVAILABLE_MESSAGES = /ECONNREFUSED|ECONNRESET|Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection is not established/i;
+
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const state = sqlState(error);
+  if (state && (UNAVAILABLE_SQLSTATES.has(state) || state.startsWith('08'))) return true;
+  const message = error instanceof Error ? `${error.message} ${(error as { code?: string }).code ?? ''}` : '';
+  return UNAVAILABLE_MESSAGES.test(message);
+}
+
+export const DATABASE_UNAVAILABLE = 'The database is unavailable; nothing was changed. Try again shortly';
+
 /** Translates known non-AppError failures (validation, auth, database races) into AppErrors. */
 function toAppError(error: unknown): AppError | undefined {
   if (error instanceof AppError) return error;
@@ -109,8 +123,13 @@ function toAppError(error: unknown): AppError | undefined {
     case '57014':
       return AppError.conflict('The records are busy with another operation; try again shortly');
     default:
-      return undefined;
+      return isDatabaseUnavailable(error) ? new AppError(ErrorCode.INTERNAL_SERVER_ERROR, DATABASE_UNAVAILABLE) : undefined;
   }
+}
+
+/** The code a failure will reach the client with (for metrics). */
+export function errorCodeOf(error: unknown): string {
+  return toAppError(error)?.code ?? ErrorCode.INTERNAL_SERVER_ERROR;
 }
 
 /**
@@ -121,6 +140,9 @@ export function createErrorFormatter(logger: Logger) {
   return (formatted: GraphQLFormattedError, raw: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(raw);
     const appError = toAppError(original);
+    if (appError?.message === DATABASE_UNAVAILABLE) {
+      currentLogger(logger).warn({ err: original, path: formatted.path }, 'database unavailable');
+    }
     if (appError) {
       return {
         message: appError.message,
@@ -132,13 +154,19 @@ export function createErrorFormatter(logger: Logger) {
         },
       };
     }
-    const code = formatted.extensions?.code;
+    // Apollo's own request errors without a code (a persisted query whose hash does not
+    // match, an unsupported version) carry a 4xx status: they are the client's, not ours.
+    const status = (original as { extensions?: { http?: { status?: number } } } | null)?.extensions?.http?.status;
+    const code =
+      formatted.extensions?.code === ErrorCode.INTERNAL_SERVER_ERROR && status !== undefined && status < 500
+        ? 'BAD_REQUEST'
+        : formatted.extensions?.code;
     if (typeof code === 'string' && (APOLLO_REQUEST_CODES.has(code) || code in ErrorCode) && original === raw) {
       // Errors GraphQL or Apollo raised about the request itself (parse, validation, our context's 401).
       const { stacktrace: _stack, exception: _exception, ...extensions } = formatted.extensions ?? {};
-      return { ...formatted, extensions };
+      return { ...formatted, extensions: { ...extensions, code } };
     }
-    logger.error({ err: original, path: formatted.path }, 'unexpected error while serving a GraphQL request');
+    currentLogger(logger).error({ err: original, path: formatted.path }, 'unexpected error while serving a GraphQL request');
     return {
       message: 'Internal server error',
       locations: formatted.locations,

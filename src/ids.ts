@@ -13,6 +13,7 @@ export const ID_PREFIX = {
   session: 'ses',
   receipt: 'drc',
   event: 'evt',
+  apiKey: 'key',
 } as const;
 export type IdKind = keyof typeof ID_PREFIX;
 

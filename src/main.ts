@@ -22,10 +22,17 @@ async function main(): Promise<void> {
   );
   process.stdout.write(`GraphQL API ready at ${server.url}\n`);
 
+  // SIGTERM/SIGINT: stop accepting, let in-flight requests (a running deletion included)
+  // finish within the grace period, close the pool and the embedded database, exit 0.
   const shutdown = async (signal: string) => {
-    logger.info({ signal }, 'shutting down');
+    logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down');
+    setTimeout(() => {
+      logger.error('shutdown did not finish in time');
+      process.exit(1);
+    }, config.shutdownGraceMs + 10_000).unref();
     await server.stop();
     await database.close();
+    logger.info('stopped');
     process.exit(0);
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));

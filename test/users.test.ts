@@ -1,4 +1,4 @@
-import { CreateUserDocument, GetUserDocument, ListUsersDocument, type ListUsersQuery } from './generated/graphql';
+import { CreateUserDocument, GetUserDocument, ListUsersDocument, type ListUsersQuery } from '../src/generated/graphql';
 import { startTestApp, type TestApp } from './support/app';
 import { errorCode, factory, ok, tableCounts } from './support/factory';
 

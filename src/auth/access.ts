@@ -16,11 +16,15 @@ export class Access {
     private readonly loaders: Loaders,
   ) {}
 
-  get isAdmin(): boolean {
-    return this.principal.kind === ViewerKind.ADMIN;
+  /**
+   * The admin and partner API keys act platform-wide: which operations a key may
+   * run is limited by its scopes (checked by @Authorized), not by memberships.
+   */
+  get isPlatformWide(): boolean {
+    return this.principal.kind !== ViewerKind.SESSION;
   }
 
-  /** The signed-in user's ID, or null for a platform admin. */
+  /** The signed-in user's ID, or null for the admin and API keys. */
   get userId(): string | null {
     return this.principal.kind === ViewerKind.SESSION ? this.principal.userId : null;
   }
@@ -36,19 +40,19 @@ export class Access {
   }
 
   async canReadOrganization(organizationId: string): Promise<boolean> {
-    return this.isAdmin || (await this.organizationIds()).has(organizationId);
+    return this.isPlatformWide || (await this.organizationIds()).has(organizationId);
   }
 
   /** Themselves, and people who share an organization with them. */
   async canReadUser(userId: string): Promise<boolean> {
-    if (this.isAdmin || userId === this.userId) return true;
+    if (this.isPlatformWide || userId === this.userId) return true;
     const [mine, theirs] = await Promise.all([this.organizationIds(), this.loaders.membershipsByUser.load(userId)]);
     return theirs.some((membership) => mine.has(membership.organizationId));
   }
 
   /** Sessions are private: a session user sees only their own. */
   canReadSessionsOf(userId: string): boolean {
-    return this.isAdmin || userId === this.userId;
+    return this.isPlatformWide || userId === this.userId;
   }
 }
 
@@ -66,7 +70,7 @@ export function authorizeMembershipChange(
   organizationId: string,
   targetRole: MembershipRole,
 ): void {
-  if (principal.kind === ViewerKind.ADMIN) return;
+  if (principal.kind !== ViewerKind.SESSION) return;
   if (callerRole === null) throw AppError.notFound('Organization', organizationId);
   if (!MEMBER_MANAGERS.has(callerRole)) {
     throw AppError.forbidden('Only an OWNER or ADMIN of the organization can change its members');
@@ -77,7 +81,7 @@ export function authorizeMembershipChange(
 }
 
 /**
- * deleteOrganization: an admin, or an OWNER of the organization. A member who is not
+ * deleteOrganization: the admin or an API key (with its scope), or an OWNER of the organization. A member who is not
  * an OWNER is refused; a caller who is not a member learns nothing (NOT_FOUND).
  */
 export function authorizeOrganizationDeletion(
@@ -85,7 +89,7 @@ export function authorizeOrganizationDeletion(
   callerRole: MembershipRole | null,
   organizationId: string,
 ): void {
-  if (principal.kind === ViewerKind.ADMIN) return;
+  if (principal.kind !== ViewerKind.SESSION) return;
   if (callerRole === null) throw AppError.notFound('Organization', organizationId);
   if (callerRole !== MembershipRole.OWNER) {
     throw AppError.forbidden('Only an OWNER of the organization can delete it');

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { registerEnumType } from 'type-graphql';
+import type { ApiKeyScope } from '../api-keys/api-key.entity';
 import { AppError } from '../errors';
 
 export enum ViewerKind {
@@ -13,9 +14,14 @@ registerEnumType(ViewerKind, { name: 'ViewerKind' });
 /** Who is calling, established once per request from the bearer token. */
 export type Principal =
   | { kind: ViewerKind.ADMIN }
-  | { kind: ViewerKind.SESSION; userId: string; sessionId: string };
+  | { kind: ViewerKind.SESSION; userId: string; sessionId: string }
+  | { kind: ViewerKind.API_KEY; apiKeyId: string; scopes: ReadonlySet<string> };
+
+/** What @Authorized lists: kinds of caller, or API key scopes (see src/http/schema.ts). */
+export type AccessRule = ViewerKind | ApiKeyScope;
 
 export const SESSION_TOKEN_PREFIX = 'sst_';
+export const API_KEY_SECRET_PREFIX = 'isk_';
 
 export function sha256(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
@@ -34,8 +40,9 @@ function bearerToken(header: string | undefined): string | undefined {
 /**
  * Turns an Authorization header into a principal. The admin key is compared in
  * constant time (over equal-length digests); a session token is looked up by its
- * SHA-256 hash and accepted only while the session is ACTIVE. There is no cache:
- * a terminated session fails on the very next request.
+ * SHA-256 hash and accepted only while the session is ACTIVE, an API key only while
+ * it is not revoked. There is no cache: a terminated session or a revoked key fails
+ * on the very next request.
  */
 export class Authenticator {
   private readonly adminKeyDigest: Buffer;
@@ -60,11 +67,25 @@ export class Authenticator {
       );
       if (rows.length === 1) return { kind: ViewerKind.SESSION, userId: rows[0].user_id, sessionId: rows[0].id };
     }
+    if (token.startsWith(API_KEY_SECRET_PREFIX)) {
+      const rows: Array<{ id: string; scopes: string[] }> = await this.dataSource.query(
+        `SELECT id, scopes FROM api_keys WHERE secret_hash = $1 AND revoked_at IS NULL`,
+        [digest],
+      );
+      if (rows.length === 1) return { kind: ViewerKind.API_KEY, apiKeyId: rows[0].id, scopes: new Set(rows[0].scopes) };
+    }
     throw AppError.unauthenticated('The bearer token is invalid, expired or terminated');
   }
 }
 
 /** How a receipt names who deleted: an ID, never an email or a name. */
 export function actorOf(principal: Principal): string {
-  return principal.kind === ViewerKind.SESSION ? `user:${principal.userId}` : 'admin';
+  switch (principal.kind) {
+    case ViewerKind.ADMIN:
+      return 'admin';
+    case ViewerKind.SESSION:
+      return `user:${principal.userId}`;
+    case ViewerKind.API_KEY:
+      return `api_key:${principal.apiKeyId}`;
+  }
 }

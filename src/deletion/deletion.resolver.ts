@@ -1,13 +1,23 @@
 import { Max, Min } from 'class-validator';
 import { Arg, Args, ArgsType, Authorized, Ctx, Field, ID, Info, Int, Mutation, Query, Resolver } from 'type-graphql';
 import type { GraphQLResolveInfo } from 'graphql';
-import { ViewerKind } from '../auth/principal';
+import type { EntityManager } from 'typeorm';
+import { errorCodeOf } from '../errors';
+import { ApiKeyScope } from '../api-keys/api-key.entity';
+import { ViewerKind, type AccessRule } from '../auth/principal';
 import type { Context } from '../http/context';
 import { selectedFieldNames } from '../http/selection';
 import { MAX_PAGE_SIZE, type Page } from '../pagination';
 import { DeletionLogService } from './deletion-log.service';
 import { DeletionService, type ListSelection } from './deletion.service';
-import { DeleteOrganizationPayload, DeleteUserPayload, DeletionReceipt, Event, EventConnection } from './deletion.types';
+import {
+  DeleteOrganizationPayload,
+  DeleteUserPayload,
+  DeletionKind,
+  DeletionReceipt,
+  Event,
+  EventConnection,
+} from './deletion.types';
 
 @ArgsType()
 class EventArgs {
@@ -38,17 +48,38 @@ export class DeletionResolver {
   private readonly deletions = new DeletionService();
   private readonly log = new DeletionLogService();
 
-  private transactionOptions(ctx: Context, dryRun: boolean) {
-    return {
-      rollbackOnly: dryRun,
-      settings: {
-        lock_timeout: `${ctx.config.deletionLockTimeoutMs}ms`,
-        statement_timeout: `${ctx.config.deletionStatementTimeoutMs}ms`,
-      },
-    };
+  /**
+   * Runs one deletion in the mutation's transaction (rolled back for a dry run), with
+   * lock and statement timeouts so a stuck lock is a clear error, and records metrics.
+   */
+  private async run<T extends { receipt: DeletionReceipt }>(
+    ctx: Context,
+    kind: DeletionKind,
+    dryRun: boolean,
+    work: (manager: EntityManager) => Promise<T>,
+  ): Promise<T> {
+    try {
+      const result = await ctx.transaction(work, {
+        rollbackOnly: dryRun,
+        settings: {
+          lock_timeout: `${ctx.config.deletionLockTimeoutMs}ms`,
+          statement_timeout: `${ctx.config.deletionStatementTimeoutMs}ms`,
+        },
+      });
+      const { terminatedSessionCount, removedMembershipCount, cascadedUserCount } = result.receipt;
+      ctx.metrics.recordDeletion(kind, dryRun ? 'dry_run' : 'success', {
+        sessions: terminatedSessionCount,
+        memberships: removedMembershipCount,
+        users: kind === DeletionKind.USER ? 1 : cascadedUserCount,
+      });
+      return result;
+    } catch (error) {
+      ctx.metrics.recordDeletion(kind, errorCodeOf(error));
+      throw error;
+    }
   }
 
-  @Authorized(ViewerKind.ADMIN)
+  @Authorized<AccessRule>(ViewerKind.ADMIN, ApiKeyScope.USERS_DELETE)
   @Mutation(() => DeleteUserPayload, {
     description:
       "Terminates the user's active sessions, removes their memberships and permanently deletes the account. " +
@@ -61,14 +92,13 @@ export class DeletionResolver {
     @Info() info: GraphQLResolveInfo,
   ): Promise<DeleteUserPayload> {
     const isDryRun = dryRun === true;
-    const result = await ctx.transaction(
-      (manager) => this.deletions.deleteUser(manager, ctx.principal, id, listSelection(info)),
-      this.transactionOptions(ctx, isDryRun),
+    const result = await this.run(ctx, DeletionKind.USER, isDryRun, (manager) =>
+      this.deletions.deleteUser(manager, ctx.principal, id, listSelection(info)),
     );
     return { ...result, dryRun: isDryRun, receipt: isDryRun ? null : result.receipt };
   }
 
-  @Authorized(ViewerKind.ADMIN, ViewerKind.SESSION)
+  @Authorized<AccessRule>(ViewerKind.ADMIN, ViewerKind.SESSION, ApiKeyScope.ORGANIZATIONS_DELETE)
   @Mutation(() => DeleteOrganizationPayload, {
     description:
       "Admin or OWNER. Terminates every member's active sessions, removes all memberships and the organization's " +
@@ -81,14 +111,13 @@ export class DeletionResolver {
     @Info() info: GraphQLResolveInfo,
   ): Promise<DeleteOrganizationPayload> {
     const isDryRun = dryRun === true;
-    const result = await ctx.transaction(
-      (manager) => this.deletions.deleteOrganization(manager, ctx.principal, id, listSelection(info)),
-      this.transactionOptions(ctx, isDryRun),
+    const result = await this.run(ctx, DeletionKind.ORGANIZATION, isDryRun, (manager) =>
+      this.deletions.deleteOrganization(manager, ctx.principal, id, listSelection(info)),
     );
     return { ...result, dryRun: isDryRun, receipt: isDryRun ? null : result.receipt };
   }
 
-  @Authorized(ViewerKind.ADMIN)
+  @Authorized<AccessRule>(ViewerKind.ADMIN, ApiKeyScope.USERS_DELETE, ApiKeyScope.ORGANIZATIONS_DELETE)
   @Query(() => DeletionReceipt, {
     nullable: true,
     description: 'The receipt of a deleteUser or deleteOrganization call on this subject; null if none happened.',
@@ -97,7 +126,7 @@ export class DeletionResolver {
     return this.log.receipt(ctx.reader, subjectId);
   }
 
-  @Authorized(ViewerKind.ADMIN)
+  @Authorized<AccessRule>(ViewerKind.ADMIN)
   @Query(() => EventConnection, { description: 'Deletion events, oldest first; poll with after: endCursor.' })
   events(@Args(() => EventArgs) args: EventArgs, @Ctx() ctx: Context): Promise<Page<Event>> {
     return this.log.events(ctx.reader, args);

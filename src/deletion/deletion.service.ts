@@ -24,6 +24,10 @@ export interface ListSelection {
   retainedUserIds: boolean;
 }
 
+/** What a deletion did; the resolver adds dryRun and withholds the receipt of a dry run. */
+export type UserDeletion = Omit<DeleteUserPayload, 'dryRun' | 'receipt'> & { receipt: DeletionReceipt };
+export type OrganizationDeletion = Omit<DeleteOrganizationPayload, 'dryRun' | 'receipt'> & { receipt: DeletionReceipt };
+
 interface ReceiptRow {
   id: string;
   kind: DeletionKind;
@@ -74,7 +78,7 @@ export class DeletionService {
     principal: Principal,
     id: string,
     lists: ListSelection,
-  ): Promise<Omit<DeleteUserPayload, 'dryRun'>> {
+  ): Promise<UserDeletion> {
     const userId = parseId('user', id, 'id');
     const locked = await manager.query(LOCK_USER, [userId]);
     if (locked.length === 0) throw AppError.notFound('User', userId);
@@ -98,7 +102,7 @@ export class DeletionService {
     principal: Principal,
     id: string,
     lists: ListSelection,
-  ): Promise<Omit<DeleteOrganizationPayload, 'dryRun'>> {
+  ): Promise<OrganizationDeletion> {
     const organizationId = parseId('organization', id, 'id');
     const callerId = principal.kind === ViewerKind.SESSION ? principal.userId : null;
     const locked: Array<{ caller_role: MembershipRole | null }> = await manager.query(LOCK_ORGANIZATION, [

@@ -138,12 +138,16 @@ export const DELETE_ORGANIZATION = `
      WHERE s.user_id = mb.user_id AND NOT mb.retained
     RETURNING s.id, s.user_id, s.organization_id, s.terminated_at IS NULL AND s.expires_at > now() AS was_active
   ),
+  -- Reaches the retained members' sessions through = ANY(ARRAY(…)) on sessions_user_id_idx
+  -- rather than a join with members: on a table without statistics yet (just loaded) the
+  -- planner takes "terminated_at IS NULL" for 0.5% of the rows and chose a nested loop of
+  -- members × sessions, 55 s instead of a fraction of one for 10,000 members.
   terminated_kept AS (
     UPDATE sessions s
        SET terminated_at = now(), termination_reason = 'organization_deleted',
            organization_id = NULLIF(s.organization_id, $1)
-      FROM members mb, sessions before
-     WHERE s.user_id = mb.user_id AND mb.retained
+      FROM sessions before
+     WHERE s.user_id = ANY (ARRAY(SELECT user_id FROM members WHERE retained))
        AND s.terminated_at IS NULL AND s.expires_at > now()
        AND before.id = s.id
     RETURNING s.id, s.user_id, before.organization_id, s.terminated_at

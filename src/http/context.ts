@@ -4,7 +4,11 @@ import { Access } from '../auth/access';
 import type { Authenticator, Principal } from '../auth/principal';
 import type { Config } from '../config';
 import { inTransaction, type TransactionOptions } from '../database/transaction';
-import { AppError } from '../errors';
+import { GraphQLError } from 'graphql';
+import type { Logger } from 'pino';
+import { AppError, DATABASE_UNAVAILABLE, ErrorCode, isDatabaseUnavailable } from '../errors';
+import { currentLogger } from '../logger';
+import type { Metrics } from './metrics';
 import { createMembershipLoaders } from '../memberships/membership.loader';
 import { createOrganizationLoaders } from '../organizations/organization.loader';
 import { createSessionLoaders } from '../sessions/session.loader';
@@ -25,6 +29,7 @@ export interface Context {
   principal: Principal;
   loaders: Loaders;
   access: Access;
+  metrics: Metrics;
   /** Manager for reads outside any transaction (loaders use the same pool). */
   reader: EntityManager;
   config: Config;
@@ -35,7 +40,13 @@ export interface Context {
   transaction<T>(work: (manager: EntityManager) => Promise<T>, options?: TransactionOptions): Promise<T>;
 }
 
-export function createContextFactory(deps: { dataSource: DataSource; authenticator: Authenticator; config: Config }) {
+export function createContextFactory(deps: {
+  dataSource: DataSource;
+  authenticator: Authenticator;
+  config: Config;
+  metrics: Metrics;
+  logger: Logger;
+}) {
   return async ({ req }: { req: Request }): Promise<Context> => {
     let principal: Principal;
     try {
@@ -43,13 +54,18 @@ export function createContextFactory(deps: { dataSource: DataSource; authenticat
     } catch (error) {
       // Thrown from the context function, only a GraphQLError keeps its code and HTTP status.
       if (error instanceof AppError) throw error.toGraphQLError();
-      throw error;
+      const unavailable = isDatabaseUnavailable(error);
+      currentLogger(deps.logger).error({ err: error }, 'could not authenticate the request');
+      throw new GraphQLError(unavailable ? DATABASE_UNAVAILABLE : 'Internal server error', {
+        extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, http: { status: unavailable ? 503 : 500 } },
+      });
     }
     const context: Context = {
       principal,
       loaders: createLoaders(deps.dataSource),
       access: undefined as unknown as Access,
       config: deps.config,
+      metrics: deps.metrics,
       reader: deps.dataSource.manager,
       async transaction(work, options) {
         try {

@@ -1,5 +1,7 @@
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema, type AuthChecker } from 'type-graphql';
+import { ApiKeyResolver } from '../api-keys/api-key.resolver';
+import { ViewerKind } from '../auth/principal';
 import { ViewerResolver } from '../auth/viewer.resolver';
 import { DeletionResolver } from '../deletion/deletion.resolver';
 import { MembershipResolver } from '../memberships/membership.resolver';
@@ -15,13 +17,17 @@ export const resolvers = [
   MembershipResolver,
   SessionResolver,
   DeletionResolver,
+  ApiKeyResolver,
 ] as const;
 
 /**
- * @Authorized(...kinds) on an operation lists the kinds of caller that may run it;
- * finer rules (is the caller an OWNER of this organization?) live in src/auth/access.ts.
+ * @Authorized(...rules) on an operation lists who may run it: kinds of caller (ADMIN,
+ * SESSION, API_KEY for any key) and API key scopes (a key needs one of them). Finer
+ * rules (is the caller an OWNER of this organization?) live in src/auth/access.ts.
  */
-const authChecker: AuthChecker<Context, string> = ({ context }, kinds) => kinds.includes(context.principal.kind);
+const authChecker: AuthChecker<Context, string> = ({ context: { principal } }, rules) =>
+  rules.includes(principal.kind) ||
+  (principal.kind === ViewerKind.API_KEY && rules.some((rule) => principal.scopes.has(rule)));
 
 export function buildAppSchema(): Promise<GraphQLSchema> {
   return buildSchema({

@@ -1,5 +1,6 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Resolver, Root } from 'type-graphql';
-import { ViewerKind } from '../auth/principal';
+import { ApiKeyScope } from '../api-keys/api-key.entity';
+import { ViewerKind, type AccessRule } from '../auth/principal';
 import type { Context } from '../http/context';
 import { Organization } from '../organizations/organization.entity';
 import { User } from '../users/user.entity';
@@ -11,13 +12,13 @@ import { MembershipService } from './membership.service';
 export class MembershipResolver {
   private readonly service = new MembershipService();
 
-  @Authorized(ViewerKind.ADMIN, ViewerKind.SESSION)
+  @Authorized<AccessRule>(ViewerKind.ADMIN, ViewerKind.SESSION, ApiKeyScope.ORGANIZATIONS_WRITE)
   @Mutation(() => Membership, { description: 'Admin, or an OWNER or ADMIN of the organization.' })
   addMember(@Arg('input') input: AddMemberInput, @Ctx() ctx: Context): Promise<Membership> {
     return ctx.transaction((manager) => this.service.add(manager, ctx.principal, input));
   }
 
-  @Authorized(ViewerKind.ADMIN, ViewerKind.SESSION)
+  @Authorized<AccessRule>(ViewerKind.ADMIN, ViewerKind.SESSION, ApiKeyScope.ORGANIZATIONS_WRITE)
   @Mutation(() => RemovedMembership, { description: 'Admin, or an OWNER or ADMIN of the organization.' })
   removeMember(
     @Arg('organizationId', () => ID) organizationId: string,

@@ -49,7 +49,7 @@ export class MembershipService {
     );
     if (!target) {
       // A caller who may not see the organization learns nothing about its members.
-      if (callerRole === null && principal.kind !== ViewerKind.ADMIN) throw AppError.notFound('Organization', organizationId);
+      if (callerRole === null && principal.kind === ViewerKind.SESSION) throw AppError.notFound('Organization', organizationId);
       throw new AppError(ErrorCode.NOT_FOUND, `User ${userId} is not a member of organization ${organizationId}`);
     }
     authorizeMembershipChange(principal, callerRole, organizationId, target.role);

@@ -1,5 +1,6 @@
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { ViewerKind } from '../auth/principal';
+import { ApiKeyScope } from '../api-keys/api-key.entity';
+import { ViewerKind, type AccessRule } from '../auth/principal';
 import type { Context } from '../http/context';
 import { parseId } from '../ids';
 import { Membership, MembershipConnection } from '../memberships/membership.entity';
@@ -12,7 +13,7 @@ import { OrganizationService } from './organization.service';
 export class OrganizationResolver {
   private readonly service = new OrganizationService();
 
-  @Authorized(ViewerKind.ADMIN, ViewerKind.SESSION)
+  @Authorized<AccessRule>(ViewerKind.ADMIN, ViewerKind.SESSION, ApiKeyScope.ORGANIZATIONS_READ)
   @Query(() => Organization, { nullable: true, description: 'Null when it does not exist or the caller may not see it.' })
   async organization(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Organization | null> {
     const organizationId = parseId('organization', id, 'id');
@@ -20,13 +21,13 @@ export class OrganizationResolver {
     return ctx.loaders.organizationById.load(organizationId);
   }
 
-  @Authorized(ViewerKind.ADMIN, ViewerKind.SESSION)
+  @Authorized<AccessRule>(ViewerKind.ADMIN, ViewerKind.SESSION, ApiKeyScope.ORGANIZATIONS_READ)
   @Query(() => OrganizationConnection, { description: 'Every organization for an admin; their own for a session user.' })
   organizations(@Args(() => PageArgs) args: PageArgs, @Ctx() ctx: Context): Promise<Page<Organization>> {
     return this.service.list(ctx.reader, ctx.access, args);
   }
 
-  @Authorized(ViewerKind.ADMIN, ViewerKind.SESSION)
+  @Authorized<AccessRule>(ViewerKind.ADMIN, ViewerKind.SESSION, ApiKeyScope.ORGANIZATIONS_WRITE)
   @Mutation(() => Organization, { description: 'A session caller becomes the OWNER of the new organization.' })
   createOrganization(@Arg('input') input: CreateOrganizationInput, @Ctx() ctx: Context): Promise<Organization> {
     return ctx.transaction((manager) => this.service.create(manager, ctx.principal, input));

@@ -48,7 +48,7 @@ export class OrganizationService {
   async list(manager: EntityManager, access: Access, args: PageArgs): Promise<Page<Organization>> {
     const afterId = decodeCursor('organization', args.after);
     const query = manager.createQueryBuilder(Organization, 'o');
-    if (!access.isAdmin) {
+    if (!access.isPlatformWide) {
       query.where('o.id IN (SELECT organization_id FROM memberships WHERE user_id = :userId)', {
         userId: access.userId,
       });

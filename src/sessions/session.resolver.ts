@@ -1,5 +1,6 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Resolver, Root } from 'type-graphql';
-import { ViewerKind } from '../auth/principal';
+import { ApiKeyScope } from '../api-keys/api-key.entity';
+import { ViewerKind, type AccessRule } from '../auth/principal';
 import type { Context } from '../http/context';
 import { Organization } from '../organizations/organization.entity';
 import { User } from '../users/user.entity';
@@ -11,13 +12,13 @@ import { SessionService } from './session.service';
 export class SessionResolver {
   private readonly service = new SessionService();
 
-  @Authorized(ViewerKind.ADMIN)
+  @Authorized<AccessRule>(ViewerKind.ADMIN, ApiKeyScope.SESSIONS_WRITE)
   @Mutation(() => CreateSessionPayload)
   createSession(@Arg('input') input: CreateSessionInput, @Ctx() ctx: Context): Promise<CreateSessionPayload> {
     return ctx.transaction((manager) => this.service.create(manager, input, ctx.config.defaultSessionTtlSeconds));
   }
 
-  @Authorized(ViewerKind.ADMIN, ViewerKind.SESSION)
+  @Authorized<AccessRule>(ViewerKind.ADMIN, ViewerKind.SESSION, ApiKeyScope.SESSIONS_WRITE)
   @Mutation(() => TerminatedSession, { description: 'Admin, or the session user for their own sessions.' })
   terminateSession(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<TerminatedSession> {
     return ctx.transaction((manager) => this.service.terminate(manager, ctx.principal, id));

@@ -59,6 +59,16 @@ export class SessionService {
   async terminate(manager: EntityManager, principal: Principal, id: string): Promise<TerminatedSession> {
     const sessionId = parseId('session', id, 'id');
     const ownerId = principal.kind === ViewerKind.SESSION ? principal.userId : null;
+    // The session's user row FOR SHARE first, in the lock order shared with the deletion
+    // engine: a deleteOrganization that keeps this user ends the session itself, and one
+    // that found it active must not see it ended under its feet (its update would skip the
+    // row and leave it naming the deleted organization: a foreign-key error).
+    await manager.query(
+      `SELECT u.id FROM sessions s JOIN users u ON u.id = s.user_id
+        WHERE s.id = $1 AND ($2::varchar IS NULL OR s.user_id = $2)
+          FOR SHARE OF u`,
+      [sessionId, ownerId],
+    );
     const [rows]: [TerminatedSession[]] = await manager.query(
       `UPDATE sessions
           SET terminated_at = coalesce(terminated_at, now()),

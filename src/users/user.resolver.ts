@@ -1,5 +1,6 @@
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { ViewerKind } from '../auth/principal';
+import { ApiKeyScope } from '../api-keys/api-key.entity';
+import { ViewerKind, type AccessRule } from '../auth/principal';
 import type { Context } from '../http/context';
 import { parseId } from '../ids';
 import { Membership } from '../memberships/membership.entity';
@@ -13,7 +14,7 @@ import { UserService } from './user.service';
 export class UserResolver {
   private readonly service = new UserService();
 
-  @Authorized(ViewerKind.ADMIN, ViewerKind.SESSION)
+  @Authorized<AccessRule>(ViewerKind.ADMIN, ViewerKind.SESSION, ApiKeyScope.USERS_READ)
   @Query(() => User, { nullable: true, description: 'Null when it does not exist or the caller may not see it.' })
   async user(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<User | null> {
     const userId = parseId('user', id, 'id');
@@ -21,13 +22,13 @@ export class UserResolver {
     return ctx.loaders.userById.load(userId);
   }
 
-  @Authorized(ViewerKind.ADMIN)
+  @Authorized<AccessRule>(ViewerKind.ADMIN, ApiKeyScope.USERS_READ)
   @Query(() => UserConnection)
   users(@Args(() => PageArgs) args: PageArgs, @Ctx() ctx: Context): Promise<Page<User>> {
     return this.service.list(ctx.reader, args);
   }
 
-  @Authorized(ViewerKind.ADMIN)
+  @Authorized<AccessRule>(ViewerKind.ADMIN, ApiKeyScope.USERS_WRITE)
   @Mutation(() => User)
   createUser(@Arg('input') input: CreateUserInput, @Ctx() ctx: Context): Promise<User> {
     return ctx.transaction((manager) => this.service.create(manager, input));
@@ -38,7 +39,7 @@ export class UserResolver {
   })
   async memberships(@Root() user: User, @Ctx() ctx: Context): Promise<Membership[]> {
     const memberships = await ctx.loaders.membershipsByUser.load(user.id);
-    if (ctx.access.isAdmin) return memberships;
+    if (ctx.access.isPlatformWide) return memberships;
     const visible = await ctx.access.organizationIds();
     return memberships.filter((membership) => visible.has(membership.organizationId));
   }

@@ -9,6 +9,14 @@ import { QueryCounter } from '../../src/database/query-counter';
 import { buildAppSchema } from '../../src/http/schema';
 import { startServer, type RunningServer } from '../../src/http/server';
 import { createLogger } from '../../src/logger';
+import type { DestinationStream } from 'pino';
+
+export interface TestAppOptions {
+  /** Where the server's JSON log lines go (e.g. a LogCapture); LOG_LEVEL in env decides how many. */
+  logStream?: DestinationStream;
+  /** A PostgreSQL URL whose server gets this file's fresh database; TEST_DATABASE_URL by default. */
+  baseUrl?: string;
+}
 
 export interface GraphQLResponse<T> {
   status: number;
@@ -44,8 +52,8 @@ function withDatabase(url: string, database: string): string {
  * A fresh, migrated database and a server on an ephemeral port, for one test file.
  * Files run in parallel, each on its own database.
  */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
-  const baseUrl = process.env.TEST_DATABASE_URL;
+export async function startTestApp(env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> {
+  const baseUrl = options.baseUrl ?? process.env.TEST_DATABASE_URL;
   if (!baseUrl) throw new Error('TEST_DATABASE_URL is not set: run the tests through jest (global setup)');
   const database = `test_${randomBytes(6).toString('hex')}`;
   const admin = new Client({ connectionString: baseUrl });
@@ -55,8 +63,9 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
 
   const databaseUrl = withDatabase(baseUrl, database);
   const config: Config = loadConfig({ NODE_ENV: 'test', ...env });
-  const logger = createLogger(config.logLevel);
-  const queries = new QueryCounter();
+  const logger = createLogger(config.logLevel, options.logStream);
+  // With a log stream the SQL traces (level trace) go to the log as well, as in src/database/database.ts.
+  const queries = new QueryCounter(options.logStream ? logger : undefined);
   const dataSource = createDataSource({ url: databaseUrl, poolSize: config.dbPoolSize, logger: queries });
   await dataSource.initialize();
   await dataSource.runMigrations({ transaction: 'each' });

@@ -5,7 +5,7 @@ import {
   CreateSessionDocument,
   CreateUserDocument,
   type MembershipRole,
-} from '../generated/graphql';
+} from '../../src/generated/graphql';
 import type { GraphQLResponse, TestApp } from './app';
 
 /** Unwraps a response that must have succeeded, with the errors in the failure message otherwise. */
