@@ -8,10 +8,11 @@
  *      order, writes the receipt and the events, and returns counts and (only when the
  *      client selected them) the lists for the payload.
  *
- * Lock order, shared with addMember, removeMember and createSession: organization row,
- * then user rows in ID order. Locking the members before deciding who has "no other
- * organization" closes the write-skew race of two organizations deleted at once that
- * share a user: the second waits for the first, then sees its memberships gone.
+ * Lock order, shared with addMember, removeMember, createSession and terminateSession:
+ * organization row, then user rows in ID order. Locking the members before deciding
+ * who has "no other organization" closes the write-skew race of two organizations
+ * deleted at once that share a user: the second waits for the first, then sees its
+ * memberships gone.
  *
  * All CTEs of statement 3 see the same snapshot, so they work on disjoint rows: the
  * sessions of users who are deleted are deleted (the active ones reported as
