@@ -14,8 +14,14 @@ export class MembershipResolver {
 
   @Authorized<AccessRule>(ViewerKind.ADMIN, ViewerKind.SESSION, ApiKeyScope.ORGANIZATIONS_WRITE)
   @Mutation(() => Membership, { description: 'Admin, or an OWNER or ADMIN of the organization.' })
-  addMember(@Arg('input') input: AddMemberInput, @Ctx() ctx: Context): Promise<Membership> {
-    return ctx.transaction((manager) => this.service.add(manager, ctx.principal, input));
+  async addMember(@Arg('input') input: AddMemberInput, @Ctx() ctx: Context): Promise<Membership> {
+    const { membership, organization, user } = await ctx.transaction((manager) =>
+      this.service.add(manager, ctx.principal, input),
+    );
+    // The payload shows both ends as written, even if a deletion removes one right after.
+    ctx.loaders.organizationById.prime(organization.id, organization);
+    ctx.loaders.userById.prime(user.id, user);
+    return membership;
   }
 
   @Authorized<AccessRule>(ViewerKind.ADMIN, ViewerKind.SESSION, ApiKeyScope.ORGANIZATIONS_WRITE)

@@ -14,8 +14,13 @@ export class SessionResolver {
 
   @Authorized<AccessRule>(ViewerKind.ADMIN, ApiKeyScope.SESSIONS_WRITE)
   @Mutation(() => CreateSessionPayload)
-  createSession(@Arg('input') input: CreateSessionInput, @Ctx() ctx: Context): Promise<CreateSessionPayload> {
-    return ctx.transaction((manager) => this.service.create(manager, input, ctx.config.defaultSessionTtlSeconds));
+  async createSession(@Arg('input') input: CreateSessionInput, @Ctx() ctx: Context): Promise<CreateSessionPayload> {
+    const { session, token, user } = await ctx.transaction((manager) =>
+      this.service.create(manager, input, ctx.config.defaultSessionTtlSeconds),
+    );
+    // The payload shows the user as the session was issued to them, even if deleteUser commits right after.
+    ctx.loaders.userById.prime(user.id, user);
+    return { session, token };
   }
 
   @Authorized<AccessRule>(ViewerKind.ADMIN, ViewerKind.SESSION, ApiKeyScope.SESSIONS_WRITE)

@@ -3,6 +3,7 @@ import { ViewerKind, newSessionToken, type Principal } from '../auth/principal';
 import { AppError } from '../errors';
 import { newId, parseId } from '../ids';
 import { lockUser } from '../memberships/membership.service';
+import type { User } from '../users/user.entity';
 import { Session, type TerminatedSession } from './session.entity';
 import type { CreateSessionInput } from './session.inputs';
 
@@ -22,7 +23,7 @@ export class SessionService {
     manager: EntityManager,
     input: CreateSessionInput,
     defaultTtlSeconds: number,
-  ): Promise<{ session: Session; token: string }> {
+  ): Promise<{ session: Session; token: string; user: User }> {
     const userId = parseId('user', input.userId, 'input.userId');
     // Only an absent or null organizationId means "no context": an empty string is a malformed ID, not a null.
     const organizationId =
@@ -31,7 +32,7 @@ export class SessionService {
       const organization = await manager.query(`SELECT id FROM organizations WHERE id = $1 FOR KEY SHARE`, [organizationId]);
       if (organization.length === 0) throw AppError.notFound('Organization', organizationId);
     }
-    await lockUser(manager, userId);
+    const user = await lockUser(manager, userId);
     if (organizationId) {
       const membership = await manager.query(
         `SELECT 1 FROM memberships WHERE organization_id = $1 AND user_id = $2`,
@@ -49,7 +50,7 @@ export class SessionService {
        RETURNING id`,
       [newId('session'), userId, organizationId, hash, ttlSeconds],
     );
-    return { session: await manager.findOneByOrFail(Session, { id: session.id }), token };
+    return { session: await manager.findOneByOrFail(Session, { id: session.id }), token, user };
   }
 
   /**
