@@ -97,10 +97,22 @@ function flattenValidation(errors: ValidationError[], prefix = ''): FieldProblem
 const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
 const UNAVAILABLE_MESSAGES = /ECONNREFUSED|ECONNRESET|Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection is not established/i;
 
+/**
+ * TypeORM releases a query runner whose connection broke; when that happens between two
+ * statements of a transaction (the database stopping, pg_terminate_backend), the next
+ * statement fails with one of these instead of a connection error. The transaction
+ * cannot have committed. (test/database-outage.test.ts)
+ */
+const RELEASED_RUNNER_ERRORS = new Set(['QueryRunnerProviderAlreadyReleasedError', 'QueryRunnerAlreadyReleasedError']);
+
 export function isDatabaseUnavailable(error: unknown): boolean {
+  if (RELEASED_RUNNER_ERRORS.has((error as { name?: unknown } | null)?.name as string)) return true;
   const state = sqlState(error);
   if (state && (UNAVAILABLE_SQLSTATES.has(state) || state.startsWith('08'))) return true;
-  const message = error instanceof Error ? `${error.message} ${(error as { code?: string }).code ?? ''}` : '';
+  // Duck-typed, not `instanceof Error`: socket errors come from Node's own realm, which
+  // differs from the application's under jest's module sandbox.
+  const candidate = error as { message?: unknown; code?: unknown } | null;
+  const message = typeof candidate?.message === 'string' ? `${candidate.message} ${String(candidate.code ?? '')}` : '';
   return UNAVAILABLE_MESSAGES.test(message);
 }
 
@@ -110,6 +122,11 @@ export const DATABASE_UNAVAILABLE = 'The database is unavailable; nothing was ch
 function toAppError(error: unknown): AppError | undefined {
   if (error instanceof AppError) return error;
   if (error instanceof ArgumentValidationError) {
+    // A validator can throw instead of failing: validator's isEmail runs encodeURI, which
+    // throws URIError on a lone UTF-16 surrogate, and type-graphql then holds that error here.
+    if (!Array.isArray(error.extensions.validationErrors)) {
+      return new AppError(ErrorCode.BAD_USER_INPUT, 'Invalid input: a value could not be validated (is it well-formed Unicode text?)');
+    }
     const fields = flattenValidation(error.extensions.validationErrors);
     const summary = fields.map((f) => `${f.field}: ${f.message}`).join('; ');
     return new AppError(ErrorCode.BAD_USER_INPUT, `Invalid input. ${summary}`, fields);
@@ -119,6 +136,8 @@ function toAppError(error: unknown): AppError | undefined {
   switch (sqlState(error)) {
     case '23505':
       return AppError.conflict('This conflicts with an existing record');
+    case '22021': // character_not_in_repertoire: PostgreSQL text cannot hold U+0000, which JSON can carry
+      return new AppError(ErrorCode.BAD_USER_INPUT, 'Invalid input: text must not contain the NUL character (U+0000)');
     case '55P03':
     case '57014':
       return AppError.conflict('The records are busy with another operation; try again shortly');

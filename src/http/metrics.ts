@@ -86,6 +86,12 @@ export class Metrics {
   plugin(): ApolloServerPlugin<Context> {
     const metrics = this;
     return {
+      // A request refused while building its context (401, or 503 when the database is
+      // down) never reaches requestDidStart; count it before its operation is known.
+      async contextCreationDidFail({ error }) {
+        const code = (error as { extensions?: { code?: unknown } }).extensions?.code;
+        metrics.requests.inc({ operation: 'other', outcome: String(code ?? 'INTERNAL_SERVER_ERROR') });
+      },
       async requestDidStart() {
         const started = process.hrtime.bigint();
         return {

@@ -14,6 +14,9 @@ export class OrganizationService {
    * becomes its OWNER in the same transaction.
    */
   async create(manager: EntityManager, principal: Principal, input: CreateOrganizationInput): Promise<Organization> {
+    const domains = [...new Set((input.domains ?? []).map((domain) => domain.trim().toLowerCase()))];
+    // Lower-casing can lengthen a domain ('İ' becomes 'i' + U+0307): check the column's limit on what is stored.
+    if (domains.some((domain) => domain.length > 253)) throw AppError.badInput('input.domains', 'each domain must be at most 253 characters');
     const organization = manager.create(Organization, {
       id: newId('organization'),
       name: input.name.trim(),
@@ -21,7 +24,6 @@ export class OrganizationService {
     });
     await manager.insert(Organization, organization);
     await manager.insert(OrganizationSettings, { organizationId: organization.id });
-    const domains = [...new Set((input.domains ?? []).map((domain) => domain.trim().toLowerCase()))];
     if (domains.length > 0) {
       try {
         await manager.insert(

@@ -1,0 +1,137 @@
+import { randomBytes } from 'node:crypto';
+import { print } from 'graphql';
+import { CreateUserDocument, DeleteUserDocument, ViewerDocument } from '../src/generated/graphql';
+import { startTestApp, type TestApp } from './support/app';
+import { errorCode, factory, ok } from './support/factory';
+import { LogCapture } from './support/log-capture';
+import { trustedDocuments } from './support/protocol';
+
+/**
+ * Structured logs (src/logger.ts): JSON lines, each carrying the id of the request it
+ * was logged for (also echoed in X-Request-Id), and never an email, a name, a token or
+ * an API key secret — at LOG_LEVEL=trace, where every SQL statement is logged too.
+ */
+
+let app: TestApp;
+const log = new LogCapture();
+beforeAll(async () => {
+  app = await startTestApp({ LOG_LEVEL: 'trace' }, { logStream: log });
+});
+afterAll(() => app?.close());
+
+async function post(body: unknown, headers: Record<string, string> = {}) {
+  return fetch(app.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${app.adminKey}`, ...headers },
+    body: JSON.stringify(body),
+  });
+}
+
+/** The id a log line was logged for: the request logger's `req.id`, or the mixin's `reqId`. */
+const requestIdOf = (entry: Record<string, any>): unknown => entry.reqId ?? entry.req?.id;
+
+/** pino-http logs the request once its response has finished: wait for that line. */
+async function untilCompleted(requestId: string) {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    if (log.entries().some((e) => e.msg === 'request completed' && requestIdOf(e) === requestId)) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`no "request completed" line for ${requestId}`);
+}
+
+describe('request ids', () => {
+  it('every line logged for a request is JSON and carries its id, SQL traces included', async () => {
+    log.clear();
+    const response = await post({ query: '{ users(first: 5) { totalCount nodes { id } } }' });
+    expect(response.status).toBe(200);
+    const requestId = response.headers.get('x-request-id')!;
+    expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+    await untilCompleted(requestId);
+
+    const entries = log.entries(); // throws unless every line is JSON
+    expect(entries.length).toBeGreaterThan(2);
+    expect(entries.filter((e) => e.msg === 'sql').length).toBeGreaterThan(0);
+    for (const entry of entries) {
+      expect({ msg: entry.msg, requestId: requestIdOf(entry) }).toEqual({ msg: entry.msg, requestId });
+      expect(entry.service).toBe('identity-gateway');
+      expect(typeof entry.level).toBe('number');
+    }
+  });
+
+  it('concurrent requests keep their own ids', async () => {
+    log.clear();
+    const ids = ['conc-a', 'conc-b', 'conc-c'];
+    const responses = await Promise.all(
+      ids.map((id) => post({ query: '{ organizations(first: 3) { totalCount } }' }, { 'x-request-id': id })),
+    );
+    expect(responses.map((r) => r.headers.get('x-request-id'))).toEqual(ids);
+    await Promise.all(ids.map(untilCompleted));
+    for (const id of ids) {
+      const lines = log.entries().filter((e) => requestIdOf(e) === id);
+      expect(lines.filter((e) => e.msg === 'sql').length).toBeGreaterThan(0);
+    }
+    expect(log.entries().every((e) => ids.includes(requestIdOf(e) as string))).toBe(true);
+  });
+
+  it('echoes a well-formed incoming X-Request-Id and replaces a malformed one', async () => {
+    const given = 'trace-01.abc_DEF-9';
+    const echoed = await post({ query: '{ viewer { kind } }' }, { 'x-request-id': given });
+    expect(echoed.headers.get('x-request-id')).toBe(given);
+    await untilCompleted(given);
+
+    for (const malformed of ['has spaces in it', 'x'.repeat(65), 'semi;colon', '']) {
+      const response = await post({ query: '{ viewer { kind } }' }, { 'x-request-id': malformed });
+      const id = response.headers.get('x-request-id');
+      expect(id).not.toBe(malformed);
+      expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    }
+    // Every response has one, the health routes' included.
+    const health = await fetch(new URL('/healthz', app.url));
+    expect(health.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('personal data and secrets', () => {
+  it('never reach the log: deleting a user, a session, an API key and bad tokens', async () => {
+    const make = factory(app);
+    const tag = randomBytes(6).toString('hex');
+    const email = `logscan-${tag}@private.example`;
+    const name = `Logscan Personname ${tag}`;
+    const organization = await make.organization({ name: `Logscan Org ${tag}` });
+    const user = await make.user({ email, name });
+    await make.member(organization.id, user.id, 'OWNER');
+    const { token } = await make.session(user.id, organization.id);
+    const apiKey = ok(
+      await app.gql('mutation ($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret apiKey { id } } }', {
+        input: { name: `key ${tag}`, scopes: ['USERS_READ'] },
+      }),
+    ) as { createApiKey: { secret: string } };
+    const secret = apiKey.createApiKey.secret;
+    expect(secret).toMatch(/^isk_/);
+
+    // The credentials at work: a session, an API key (trusted document), a conflict that
+    // makes PostgreSQL quote the email in its error detail.
+    expect(ok(await app.gql(ViewerDocument, {}, { token })).viewer.user?.email).toBe(email);
+    const viewerText = trustedDocuments.find((d) => d.text.startsWith('query Viewer'))!.text;
+    expect(ok(await app.gql<{ viewer: { kind: string } }, never>(viewerText, undefined, { token: secret })).viewer.kind).toBe('API_KEY');
+    expect(errorCode(await app.gql(CreateUserDocument, { input: { email, name } }))).toBe('CONFLICT');
+
+    // The deletion, then the dead session token and a forged API key.
+    const deleted = await post({ query: print(DeleteUserDocument), variables: { id: user.id } });
+    expect(((await deleted.json()) as { data: { deleteUser: { deletedUserId: string } } }).data.deleteUser.deletedUserId).toBe(user.id);
+    expect((await app.gql(ViewerDocument, {}, { token })).status).toBe(401);
+    expect((await app.gql(ViewerDocument, {}, { token: `${secret}x` })).status).toBe(401);
+    const afterId = (await post({ query: '{ viewer { kind } }' })).headers.get('x-request-id')!;
+    await untilCompleted(afterId);
+
+    const text = log.text();
+    expect(log.entries().filter((e) => e.msg === 'sql').length).toBeGreaterThan(10); // the scan saw SQL traces
+    for (const [what, value] of Object.entries({ email, name, token, secret, adminKey: app.adminKey })) {
+      expect({ what, logged: text.includes(value) }).toEqual({ what, logged: false });
+    }
+    expect(text.toLowerCase()).not.toContain(email.toLowerCase());
+
+    // The database agrees the user is gone.
+    expect(await app.sql('SELECT 1 FROM users WHERE id = $1', [user.id])).toEqual([]);
+  });
+});
