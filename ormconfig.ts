@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { DataSource, type Logger } from 'typeorm';
+import type { Config } from './src/config';
 import { InitialSchema1764300000000 } from './src/database/migrations/1764300000000-initial-schema';
 import { DeletionReceiptsAndEvents1764300100000 } from './src/database/migrations/1764300100000-deletion-receipts-and-events';
 import { ApiKeys1764300200000 } from './src/database/migrations/1764300200000-api-keys';
@@ -20,6 +21,9 @@ export const migrations = [InitialSchema1764300000000, DeletionReceiptsAndEvents
 export interface DataSourceOptions {
   url: string;
   poolSize?: number;
+  /** PostgreSQL lock_timeout / statement_timeout for every connection, in ms. */
+  lockTimeoutMs?: number;
+  statementTimeoutMs?: number;
   logger?: Logger;
   applicationName?: string;
 }
@@ -38,10 +42,27 @@ export function createDataSource(options: DataSourceOptions): DataSource {
     applicationName: options.applicationName ?? 'identity-gateway',
     extra: {
       max: options.poolSize ?? 10,
+      lock_timeout: options.lockTimeoutMs,
+      statement_timeout: options.statementTimeoutMs,
       // A request never waits for ever on a connection.
       connectionTimeoutMillis: 5_000,
       idleTimeoutMillis: 30_000,
     },
+  });
+}
+
+/** A DataSource with the server configuration's pool size and timeouts (server, tests, bench). */
+export function configuredDataSource(
+  url: string,
+  config: Pick<Config, 'dbPoolSize' | 'dbLockTimeoutMs' | 'dbStatementTimeoutMs'>,
+  logger?: Logger,
+): DataSource {
+  return createDataSource({
+    url,
+    poolSize: config.dbPoolSize,
+    lockTimeoutMs: config.dbLockTimeoutMs,
+    statementTimeoutMs: config.dbStatementTimeoutMs,
+    logger,
   });
 }
 

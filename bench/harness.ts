@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { createDataSource } from '../ormconfig';
+import { configuredDataSource, createDataSource } from '../ormconfig';
 import { loadConfig } from '../src/config';
 import { freePort, startEmbeddedPostgres, type EmbeddedDatabase } from '../src/database/embedded';
 import { QueryCounter } from '../src/database/query-counter';
@@ -146,7 +146,7 @@ export interface CountingServer {
 export async function startCountingServer(databaseUrl: string): Promise<CountingServer> {
   const config = loadConfig({ NODE_ENV: 'production', LOG_LEVEL: 'silent' });
   const queries = new QueryCounter();
-  const dataSource = createDataSource({ url: databaseUrl, poolSize: config.dbPoolSize, logger: queries });
+  const dataSource = configuredDataSource(databaseUrl, config, queries);
   await dataSource.initialize();
   const adminKey = `adm_bench_${randomBytes(16).toString('hex')}`;
   const server = await startServer(

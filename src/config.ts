@@ -17,9 +17,13 @@ export interface Config {
   logLevel: string;
   dbPoolSize: number;
   defaultSessionTtlSeconds: number;
-  /** Deletions give up with a clear error instead of waiting for ever on a lock. */
-  deletionLockTimeoutMs: number;
-  deletionStatementTimeoutMs: number;
+  /**
+   * PostgreSQL lock_timeout and statement_timeout for every connection: a statement
+   * waiting on a stuck lock, or running away, ends with a clear error (CONFLICT) instead
+   * of a hung request. Set per connection, so a deletion pays no extra round trip.
+   */
+  dbLockTimeoutMs: number;
+  dbStatementTimeoutMs: number;
   /** Serve the self-hosted GraphiQL page at /graphiql and to browsers at GET /graphql. */
   graphiql: boolean;
   /** Shared store for automatic persisted queries; in-memory per instance when absent. */
@@ -88,8 +92,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: text(env, 'LOG_LEVEL') ?? (nodeEnv === 'test' ? 'silent' : 'info'),
     dbPoolSize: integer(env, 'DB_POOL_SIZE', 10, 1, 200),
     defaultSessionTtlSeconds: integer(env, 'SESSION_TTL_SECONDS', 86_400, 60, 31_536_000),
-    deletionLockTimeoutMs: integer(env, 'DELETION_LOCK_TIMEOUT_MS', 5_000, 100, 600_000),
-    deletionStatementTimeoutMs: integer(env, 'DELETION_STATEMENT_TIMEOUT_MS', 120_000, 1_000, 3_600_000),
+    dbLockTimeoutMs: integer(env, 'DB_LOCK_TIMEOUT_MS', 5_000, 100, 600_000),
+    dbStatementTimeoutMs: integer(env, 'DB_STATEMENT_TIMEOUT_MS', 120_000, 1_000, 3_600_000),
     // A developer's tool: on unless NODE_ENV=production, where GRAPHIQL=true turns it on deliberately.
     graphiql: flag(env, 'GRAPHIQL', nodeEnv !== 'production'),
     redisUrl: text(env, 'REDIS_URL'),

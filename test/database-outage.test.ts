@@ -16,7 +16,7 @@ let cluster: OutageCluster;
 let app: TestApp;
 beforeAll(async () => {
   cluster = await OutageCluster.start();
-  app = await startTestApp({ DB_POOL_SIZE: '5', DELETION_LOCK_TIMEOUT_MS: '60000' }, { baseUrl: cluster.url });
+  app = await startTestApp({ DB_POOL_SIZE: '5', DB_LOCK_TIMEOUT_MS: '60000' }, { baseUrl: cluster.url });
 }, 180_000);
 afterAll(async () => {
   await app?.close();

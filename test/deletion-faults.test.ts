@@ -158,8 +158,8 @@ it('the connection killed with pg_terminate_backend midway: the call fails with 
   expect(payload.removedMemberships).toHaveLength(3);
 });
 
-it('a stuck lock yields CONFLICT after DELETION_LOCK_TIMEOUT_MS, not a hung request, and changes nothing', async () => {
-  const impatient = await startTestApp({ DELETION_LOCK_TIMEOUT_MS: '300' });
+it('a stuck lock yields CONFLICT after DB_LOCK_TIMEOUT_MS, not a hung request, and changes nothing', async () => {
+  const impatient = await startTestApp({ DB_LOCK_TIMEOUT_MS: '300' });
   const locker = await connect(impatient);
   try {
     const [organization, otherOrganization] = await seedOrganizations(impatient, 2);

@@ -90,7 +90,7 @@ describe('SIGTERM', () => {
   }
 
   it('stops accepting, lets the in-flight deletion finish with its payload, closes the pool and exits 0', async () => {
-    server = await startServerProcess({ SHUTDOWN_GRACE_MS: '30000', DELETION_LOCK_TIMEOUT_MS: '60000' });
+    server = await startServerProcess({ SHUTDOWN_GRACE_MS: '30000', DB_LOCK_TIMEOUT_MS: '60000' });
 
     // An organization with a member only here (cascaded) and one also elsewhere (retained).
     const org = (await must(CreateOrganizationDocument, { input: { name: 'Sigterm Org' } })).createOrganization;

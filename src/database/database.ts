@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
-import { createDataSource } from '../../ormconfig';
+import { configuredDataSource } from '../../ormconfig';
 import type { Config } from '../config';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded';
 import { QueryCounter } from './query-counter';
@@ -26,7 +26,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
     url = embedded.url();
   }
   const queries = new QueryCounter(logger);
-  const dataSource = createDataSource({ url, poolSize: config.dbPoolSize, logger: queries });
+  const dataSource = configuredDataSource(url, config, queries);
   await dataSource.initialize();
   await dataSource.runMigrations({ transaction: 'each' });
   return {

@@ -2,15 +2,11 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { RETRYABLE_SQLSTATES, sqlState } from '../errors';
 
 export interface TransactionOptions {
-  /** SET LOCAL statements' values, e.g. { lock_timeout: '5s' }. */
-  settings?: Record<string, string>;
   /** Run the work, then roll back instead of committing (dry runs). */
   rollbackOnly?: boolean;
   /** Attempts in all, counting the first; deadlocks and serialization failures are retried. */
   maxAttempts?: number;
 }
-
-const SETTING_NAME = /^[a-z_]+$/;
 
 /**
  * Opens the one transaction of a mutation and hands its EntityManager to the work.
@@ -30,16 +26,6 @@ export async function inTransaction<T>(
       await runner.connect();
       // READ COMMITTED, PostgreSQL's default: naming it would cost a SET TRANSACTION round trip.
       await runner.startTransaction();
-      const settings = Object.entries(options.settings ?? {});
-      if (settings.length > 0) {
-        for (const [name] of settings) {
-          if (!SETTING_NAME.test(name)) throw new Error(`invalid setting name ${name}`);
-        }
-        await runner.query(
-          `SELECT ${settings.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, true)`).join(', ')}`,
-          settings.flat(),
-        );
-      }
       const result = await work(runner.manager);
       if (options.rollbackOnly) await runner.rollbackTransaction();
       else await runner.commitTransaction();

@@ -49,8 +49,9 @@ export class DeletionResolver {
   private readonly log = new DeletionLogService();
 
   /**
-   * Runs one deletion in the mutation's transaction (rolled back for a dry run), with
-   * lock and statement timeouts so a stuck lock is a clear error, and records metrics.
+   * Runs one deletion in the mutation's transaction (rolled back for a dry run) and
+   * records metrics. Every connection has lock and statement timeouts (DB_LOCK_TIMEOUT_MS,
+   * DB_STATEMENT_TIMEOUT_MS), so a stuck lock is a clear CONFLICT, not a hung request.
    */
   private async run<T extends { receipt: DeletionReceipt }>(
     ctx: Context,
@@ -59,13 +60,7 @@ export class DeletionResolver {
     work: (manager: EntityManager) => Promise<T>,
   ): Promise<T> {
     try {
-      const result = await ctx.transaction(work, {
-        rollbackOnly: dryRun,
-        settings: {
-          lock_timeout: `${ctx.config.deletionLockTimeoutMs}ms`,
-          statement_timeout: `${ctx.config.deletionStatementTimeoutMs}ms`,
-        },
-      });
+      const result = await ctx.transaction(work, { rollbackOnly: dryRun });
       const { terminatedSessionCount, removedMembershipCount, cascadedUserCount } = result.receipt;
       ctx.metrics.recordDeletion(kind, dryRun ? 'dry_run' : 'success', {
         sessions: terminatedSessionCount,

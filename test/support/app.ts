@@ -3,8 +3,8 @@ import { print, type DocumentNode } from 'graphql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
-import { createDataSource } from '../../ormconfig';
 import { loadConfig, type Config } from '../../src/config';
+import { configuredDataSource } from '../../ormconfig';
 import { QueryCounter } from '../../src/database/query-counter';
 import { buildAppSchema } from '../../src/http/schema';
 import { startServer, type RunningServer } from '../../src/http/server';
@@ -66,7 +66,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: Te
   const logger = createLogger(config.logLevel, options.logStream);
   // With a log stream the SQL traces (level trace) go to the log as well, as in src/database/database.ts.
   const queries = new QueryCounter(options.logStream ? logger : undefined);
-  const dataSource = createDataSource({ url: databaseUrl, poolSize: config.dbPoolSize, logger: queries });
+  const dataSource = configuredDataSource(databaseUrl, config, queries);
   await dataSource.initialize();
   await dataSource.runMigrations({ transaction: 'each' });
 
