@@ -156,6 +156,19 @@ export function errorCodeOf(error: unknown): string {
  * Apollo's request-level codes, and never with a stack trace or SQL text.
  */
 export function createErrorFormatter(logger: Logger) {
+  const format = formatError(logger);
+  // Apollo swallows an exception thrown by formatError without logging it: never throw.
+  return (formatted: GraphQLFormattedError, raw: unknown): GraphQLFormattedError => {
+    try {
+      return format(formatted, raw);
+    } catch (error) {
+      currentLogger(logger).error({ err: error }, 'formatting an error failed');
+      return { message: 'Internal server error', extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
+    }
+  };
+}
+
+function formatError(logger: Logger) {
   return (formatted: GraphQLFormattedError, raw: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(raw);
     const appError = toAppError(original);
