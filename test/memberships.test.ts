@@ -1,6 +1,6 @@
 import { AddMemberDocument, GetOrganizationDocument, RemoveMemberDocument, type MembershipRole } from '../src/generated/graphql';
 import { startTestApp, type TestApp } from './support/app';
-import { errorCode, factory, ok, tableCounts } from './support/factory';
+import { errorCode, expectRefused, factory, ok, tableCounts } from './support/factory';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -88,13 +88,7 @@ describe('addMember', () => {
     code: string,
     status = 200,
   ) {
-    const before = await tableCounts(app);
-    const response = await app.gql(AddMemberDocument, { input }, { token });
-    expect(errorCode(response)).toBe(code);
-    expect(response.status).toBe(status);
-    expect(response.data ?? null).toBeNull();
-    expect(await tableCounts(app)).toEqual(before);
-    return response;
+    return expectRefused(app, AddMemberDocument, { input }, { token, code, status });
   }
 
   it('a MEMBER of the organization gets FORBIDDEN and nothing is written', async () => {
@@ -182,13 +176,8 @@ describe('removeMember', () => {
   }
 
   async function expectRefusedRemove(token: string | null, organizationId: string, userId: string, code: string, status = 200) {
-    const before = await tableCounts(app);
     const rows = await app.sql('SELECT id, role FROM memberships ORDER BY id');
-    const response = await app.gql(RemoveMemberDocument, { organizationId, userId }, { token });
-    expect(errorCode(response)).toBe(code);
-    expect(response.status).toBe(status);
-    expect(response.data ?? null).toBeNull();
-    expect(await tableCounts(app)).toEqual(before);
+    const response = await expectRefused(app, RemoveMemberDocument, { organizationId, userId }, { token, code, status });
     expect(await app.sql('SELECT id, role FROM memberships ORDER BY id')).toEqual(rows);
     return response;
   }

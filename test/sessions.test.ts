@@ -8,7 +8,7 @@ import {
   type SessionStatus,
 } from '../src/generated/graphql';
 import { startTestApp, type TestApp } from './support/app';
-import { errorCode, factory, ok, tableCounts } from './support/factory';
+import { errorCode, expectRefused, factory, ok, tableCounts } from './support/factory';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -107,13 +107,7 @@ describe('createSession', () => {
     code: string,
     status = 200,
   ) {
-    const before = await tableCounts(app);
-    const response = await app.gql(CreateSessionDocument, { input }, { token });
-    expect(errorCode(response)).toBe(code);
-    expect(response.status).toBe(status);
-    expect(response.data ?? null).toBeNull();
-    expect(await tableCounts(app)).toEqual(before);
-    return response;
+    return expectRefused(app, CreateSessionDocument, { input }, { token, code, status });
   }
 
   it.each([0, -1, 59, 31_536_001])('refuses ttlSeconds = %i with BAD_USER_INPUT naming it', async (ttlSeconds) => {

@@ -67,21 +67,24 @@ function receiptEventsAndResult(kind: 'USER' | 'ORGANIZATION', subjectEvent: str
   new_events AS (
     INSERT INTO events (type, data)
     SELECT type, data FROM (
-      SELECT 1 AS step, id, 'session.terminated' AS type,
+      SELECT 'session.terminated' AS type,
              jsonb_build_object('sessionId', id, 'userId', user_id, 'organizationId', organization_id,
                                 'reason', reason, 'receiptId', $2::text) AS data
         FROM terminated
       UNION ALL
-      SELECT 2, id, 'organization_membership.deleted',
+      SELECT 'organization_membership.deleted',
              jsonb_build_object('membershipId', id, 'organizationId', organization_id, 'userId', user_id,
                                 'role', role, 'receiptId', $2::text)
         FROM removed_memberships
       UNION ALL
-      SELECT 3, id, 'user.deleted', jsonb_build_object('userId', id, 'receiptId', $2::text)
+      SELECT 'user.deleted', jsonb_build_object('userId', id, 'receiptId', $2::text)
         FROM deleted_users
       ${subjectEvent}
     ) facts
-    ORDER BY step, id COLLATE "C"
+    -- No ORDER BY: an INSERT never runs in parallel, so the UNION ALL's branches are read
+    -- in the order written (sessions, memberships, users, organization) and the events get
+    -- their positions in that order. Sorting 450,000 facts for 100,000 members spilled to
+    -- disk and bought nothing (test/deletion.test.ts checks the order).
     RETURNING 1
   )
   SELECT
@@ -183,7 +186,7 @@ export const DELETE_ORGANIZATION = `
   ${receiptEventsAndResult(
     'ORGANIZATION',
     `UNION ALL
-      SELECT 4, id, 'organization.deleted', jsonb_build_object('organizationId', id, 'receiptId', $2::text)
+      SELECT 'organization.deleted', jsonb_build_object('organizationId', id, 'receiptId', $2::text)
         FROM subject`,
   )},
     CASE WHEN $6 THEN (

@@ -6,6 +6,7 @@ import {
   CreateUserDocument,
   type MembershipRole,
 } from '../../src/generated/graphql';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import type { GraphQLResponse, TestApp } from './app';
 
 /** Unwraps a response that must have succeeded, with the errors in the failure message otherwise. */
@@ -48,6 +49,25 @@ export function factory(app: TestApp) {
       return { user, token, session };
     },
   };
+}
+
+/**
+ * Sends a call that must be refused with `code` (and HTTP `status`), returning no data,
+ * and proves it changed no row count.
+ */
+export async function expectRefused<TData, TVariables>(
+  app: TestApp,
+  document: TypedDocumentNode<TData, TVariables>,
+  variables: TVariables,
+  expected: { token: string | null; code: string; status?: number },
+): Promise<GraphQLResponse<TData>> {
+  const before = await tableCounts(app);
+  const response = await app.gql(document, variables, { token: expected.token });
+  expect(errorCode(response)).toBe(expected.code);
+  expect(response.status).toBe(expected.status ?? 200);
+  expect(response.data ?? null).toBeNull();
+  expect(await tableCounts(app)).toEqual(before);
+  return response;
 }
 
 /** Row counts of every table, to prove that a refused or failed call changed nothing. */
