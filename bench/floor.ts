@@ -98,8 +98,7 @@ export async function floorDeleteOrganization(client: ClientBase, organizationId
            FROM floor_members WHERE cascade
          UNION ALL
          SELECT 4, $1::text, 'organization.deleted', jsonb_build_object('organizationId', $1::text, 'receiptId', $2::text)
-       ) facts
-       ORDER BY step, id COLLATE "C"`,
+       ) facts`,
       [organizationId, receiptId],
     );
     await client.query('COMMIT');
@@ -154,7 +153,6 @@ const FLOOR_DELETE_USER = `
       UNION ALL
       SELECT 3, id, 'user.deleted', jsonb_build_object('userId', id, 'receiptId', $2::text) FROM gone_user
     ) f
-    ORDER BY step, id COLLATE "C"
     RETURNING 1
   )
   SELECT (SELECT count(*) FROM receipt)::int AS receipts, (SELECT count(*) FROM facts)::int AS events`;

@@ -68,7 +68,8 @@ async function fingerprint(client: Client): Promise<string> {
       (SELECT count(*) FROM organization_domains), (SELECT count(*) FROM organization_settings),
       (SELECT md5(string_agg(id || ':' || coalesce(organization_id, '-') || ':' || coalesce(termination_reason, '-'),
                              ',' ORDER BY id)) FROM sessions),
-      (SELECT md5(string_agg(type || (data - 'receiptId')::text, ',' ORDER BY position)) FROM events),
+      -- Compared as a set: the order of same-type events within one deletion carries no meaning.
+      (SELECT md5(string_agg(type || (data - 'receiptId')::text, ',' ORDER BY type || (data - 'receiptId')::text)) FROM events),
       (SELECT string_agg(kind || subject_id || terminated_session_count || '/' || removed_membership_count || '/'
                          || cascaded_user_count || digest, ',') FROM deletion_receipts)) AS f`);
   return rows[0].f;
@@ -328,6 +329,17 @@ async function floorLoad(databaseUrl: string, connections: number, seconds: numb
   }
 }
 
+/** Waits (bounded) until the server has no statement running: requests outlive the load generator. */
+async function serverIdle(client: Client): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt += 1) {
+    const { rowCount } = await client.query(
+      `SELECT 1 FROM pg_stat_activity WHERE application_name = 'identity-gateway' AND state <> 'idle'`,
+    );
+    if (!rowCount) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 async function caseDeleteUser(client: Client, server: ChildServer, databaseUrl: string) {
   const rows = [];
   for (const connections of CONCURRENCY) {
@@ -335,7 +347,9 @@ async function caseDeleteUser(client: Client, server: ChildServer, databaseUrl: 
     let exhausted = false;
     for (const who of ['server', 'floor'] as const) {
       await resetData(client);
-      const ids = await seedUserPool(client, `c2-${connections}`, USER_POOL);
+      // Distinct users for each side, so that a request the server still finishes after the
+      // load generator stopped can never touch the rows the floor is deleting.
+      const ids = await seedUserPool(client, `c2-${connections}-${who}`, USER_POOL);
       await settle(client);
       let cursor = 0;
       const next = () => {
@@ -346,6 +360,7 @@ async function caseDeleteUser(client: Client, server: ChildServer, databaseUrl: 
       if (who === 'server') {
         await cannon(server.url, server.adminKey, connections, WARMUP_SECONDS, body);
         measured.server = await cannon(server.url, server.adminKey, connections, LOAD_SECONDS, body, server.pid);
+        await serverIdle(client);
       } else {
         await floorLoad(databaseUrl, connections, WARMUP_SECONDS, next);
         measured.floor = await floorLoad(databaseUrl, connections, LOAD_SECONDS, next);

@@ -1,0 +1,44 @@
+import { Client } from 'pg';
+import { DeleteUserDocument, ListUsersDocument } from '../src/generated/graphql';
+import { DATABASE_UNAVAILABLE } from '../src/errors';
+import { startTestApp, type TestApp } from './support/app';
+import { errorCode, factory, ok } from './support/factory';
+
+let app: TestApp;
+beforeAll(async () => {
+  // One connection, and lock waits long enough that the pool stays busy.
+  app = await startTestApp({ DB_POOL_SIZE: '1', DB_LOCK_TIMEOUT_MS: '60000' });
+});
+afterAll(() => app.close());
+
+it('a request never waits for ever for a connection: with the pool busy it fails after the acquisition timeout', async () => {
+  const user = await factory(app).user();
+  const blocker = new Client({ connectionString: app.databaseUrl });
+  await blocker.connect();
+  try {
+    await blocker.query('BEGIN');
+    await blocker.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [user.id]);
+    // The deletion takes the pool's only connection and waits on the lock held above.
+    const stuck = app.gql(DeleteUserDocument, { id: user.id });
+    for (let attempt = 0; attempt < 200; attempt += 1) {
+      const waiting = await blocker.query(
+        `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+      );
+      if (waiting.rowCount) break;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+
+    // The admin's authentication needs no SQL; the read then waits for a connection (5 s) and gives up.
+    const starved = await app.gql(ListUsersDocument, {});
+    expect(errorCode(starved)).toBe('INTERNAL_SERVER_ERROR');
+    expect(starved.errors?.[0]?.message).toBe(DATABASE_UNAVAILABLE);
+
+    await blocker.query('ROLLBACK');
+    expect(ok(await stuck).deleteUser.deletedUserId).toBe(user.id);
+    expect((await blocker.query('SELECT 1 FROM users WHERE id = $1', [user.id])).rowCount).toBe(0);
+    // And the pool serves again.
+    expect(ok(await app.gql(ListUsersDocument, {})).users.totalCount).toBeGreaterThanOrEqual(0);
+  } finally {
+    await blocker.end();
+  }
+});
