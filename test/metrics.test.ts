@@ -95,11 +95,12 @@ describe('GET /metrics', () => {
     expect(delta('graphql_requests_total', { operation: 'DeleteUser', outcome: 'success' })).toBe(2);
     expect(delta('graphql_requests_total', { operation: 'DeleteOrganization', outcome: 'FORBIDDEN' })).toBe(1);
 
-    // Rows removed: observed for the committed deletion and the dry run, not for the refusal.
-    expect(delta('deletion_rows_removed_count', { kind: 'USER', what: 'sessions' })).toBe(2);
-    expect(delta('deletion_rows_removed_sum', { kind: 'USER', what: 'sessions' })).toBe(3); // 2 + the dry run's 1
-    expect(delta('deletion_rows_removed_sum', { kind: 'USER', what: 'memberships' })).toBe(2);
-    expect(delta('deletion_rows_removed_sum', { kind: 'USER', what: 'users' })).toBe(2);
+    // Rows removed: observed for the committed deletion only, not for the dry run (it removed
+    // nothing) nor for the refusal.
+    expect(delta('deletion_rows_removed_count', { kind: 'USER', what: 'sessions' })).toBe(1);
+    expect(delta('deletion_rows_removed_sum', { kind: 'USER', what: 'sessions' })).toBe(2);
+    expect(delta('deletion_rows_removed_sum', { kind: 'USER', what: 'memberships' })).toBe(1);
+    expect(delta('deletion_rows_removed_sum', { kind: 'USER', what: 'users' })).toBe(1);
     expect(delta('deletion_rows_removed_count', { kind: 'ORGANIZATION', what: 'sessions' })).toBe(0);
 
     // The database agrees.

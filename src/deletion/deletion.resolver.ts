@@ -2,9 +2,9 @@ import { Max, Min } from 'class-validator';
 import { Arg, Args, ArgsType, Authorized, Ctx, Field, ID, Info, Int, Mutation, Query, Resolver } from 'type-graphql';
 import type { GraphQLResolveInfo } from 'graphql';
 import type { EntityManager } from 'typeorm';
-import { errorCodeOf } from '../errors';
 import { ApiKeyScope } from '../api-keys/api-key.entity';
 import { ViewerKind, type AccessRule } from '../auth/principal';
+import { errorCodeOf } from '../errors';
 import type { Context } from '../http/context';
 import { selectedFieldNames } from '../http/selection';
 import { MAX_PAGE_SIZE, type Page } from '../pagination';
@@ -62,11 +62,18 @@ export class DeletionResolver {
     try {
       const result = await ctx.transaction(work, { rollbackOnly: dryRun });
       const { terminatedSessionCount, removedMembershipCount, cascadedUserCount } = result.receipt;
-      ctx.metrics.recordDeletion(kind, dryRun ? 'dry_run' : 'success', {
-        sessions: terminatedSessionCount,
-        memberships: removedMembershipCount,
-        users: kind === DeletionKind.USER ? 1 : cascadedUserCount,
-      });
+      // A dry run removed nothing: it is counted, but observes no rows.
+      ctx.metrics.recordDeletion(
+        kind,
+        dryRun ? 'dry_run' : 'success',
+        dryRun
+          ? undefined
+          : {
+              sessions: terminatedSessionCount,
+              memberships: removedMembershipCount,
+              users: kind === DeletionKind.USER ? 1 : cascadedUserCount,
+            },
+      );
       return result;
     } catch (error) {
       ctx.metrics.recordDeletion(kind, errorCodeOf(error));

@@ -1,11 +1,11 @@
 import type { Request } from 'express';
+import { GraphQLError } from 'graphql';
+import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
 import { Access } from '../auth/access';
 import type { Authenticator, Principal } from '../auth/principal';
 import type { Config } from '../config';
 import { inTransaction, type TransactionOptions } from '../database/transaction';
-import { GraphQLError } from 'graphql';
-import type { Logger } from 'pino';
 import { AppError, DATABASE_UNAVAILABLE, ErrorCode, isDatabaseUnavailable } from '../errors';
 import { currentLogger } from '../logger';
 import type { Metrics } from './metrics';
@@ -60,10 +60,11 @@ export function createContextFactory(deps: {
         extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, http: { status: unavailable ? 503 : 500 } },
       });
     }
+    const loaders = createLoaders(deps.dataSource);
     const context: Context = {
       principal,
-      loaders: createLoaders(deps.dataSource),
-      access: undefined as unknown as Access,
+      loaders,
+      access: new Access(principal, loaders),
       config: deps.config,
       metrics: deps.metrics,
       reader: deps.dataSource.manager,
@@ -76,7 +77,6 @@ export function createContextFactory(deps: {
         }
       },
     };
-    context.access = new Access(principal, context.loaders);
     return context;
   };
 }
