@@ -69,6 +69,17 @@ describe('request bodies', () => {
       expect(response.body).not.toMatch(/SyntaxError|at JSON\.parse|node_modules/);
     }
   });
+
+  it('a body in an unknown content encoding is refused with 415 BAD_REQUEST, not a stack trace', async () => {
+    const response = await rawPost(app.url, '{"query": "{ viewer { kind } }"}', {
+      authorization: `Bearer ${app.adminKey}`,
+      'content-encoding': 'bogus',
+    });
+    expect(response.status).toBe(415);
+    expect(response.contentType).toMatch(/^application\/json/);
+    expect(JSON.parse(response.body).errors[0].extensions.code).toBe('BAD_REQUEST');
+    expect(response.body).not.toMatch(/Error:|node_modules|<html|<pre/i);
+  });
 });
 
 describe('SIGTERM', () => {

@@ -11,7 +11,7 @@ import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { Authenticator } from '../auth/principal';
 import type { Config } from '../config';
 import { createErrorFormatter } from '../errors';
-import { requestLogging } from '../logger';
+import { currentLogger, requestLogging } from '../logger';
 import { createContextFactory, type Context } from './context';
 import { Metrics, type PoolStats } from './metrics';
 import { queryLimits } from './query-limits';
@@ -115,6 +115,13 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
     }),
   );
   app.use(bodyErrorHandler);
+  // Anything else that escaped a route: logged, and answered without Express's default
+  // page (which shows a stack trace outside production).
+  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    currentLogger(logger).error({ err: error }, 'unhandled error in an HTTP route');
+    if (res.headersSent) return;
+    res.status(500).json({ errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+  });
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
@@ -133,14 +140,17 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
   };
 }
 
-/** Body-parser failures as GraphQL-shaped errors: 413 for an oversized body, 400 for malformed JSON. */
+/**
+ * Body-parser failures as GraphQL-shaped errors: 413 for an oversized body, and the
+ * parser's own 4xx (400 malformed JSON, 415 an unknown content encoding) otherwise.
+ */
 function bodyErrorHandler(error: { type?: string; status?: number }, _req: Request, res: Response, next: NextFunction) {
   if (error.type === 'entity.too.large') {
     res.status(413).json({
       errors: [{ message: `Request body larger than ${BODY_LIMIT_BYTES} bytes`, extensions: { code: 'BAD_REQUEST' } }],
     });
-  } else if (error.type === 'entity.parse.failed' || error.type === 'encoding.unsupported' || error.status === 400) {
-    res.status(400).json({ errors: [{ message: 'Malformed request body', extensions: { code: 'BAD_REQUEST' } }] });
+  } else if (error.status !== undefined && error.status >= 400 && error.status < 500) {
+    res.status(error.status).json({ errors: [{ message: 'Malformed request body', extensions: { code: 'BAD_REQUEST' } }] });
   } else {
     next(error);
   }
