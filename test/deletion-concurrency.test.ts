@@ -10,8 +10,8 @@ import {
   ViewerDocument,
 } from '../src/generated/graphql';
 import { startTestApp, type TestApp } from './support/app';
-import { danglingRows, seedMemberships, seedOrganizations, seedSessions, seedUsers } from './support/deletion-seed';
-import { errorCode, ok } from './support/factory';
+import { seedMemberships, seedOrganizations, seedSessions, seedUsers } from './support/deletion-seed';
+import { errorCode, invariantViolations, ok } from './support/factory';
 
 /**
  * Issue 3, "Correctness under concurrency and faults": each scenario runs many rounds
@@ -57,7 +57,7 @@ const sorted = (ids: string[]) => [...ids].sort();
 
 afterEach(async () => {
   // Across every round of every scenario: nothing refers to a user or organization that is gone.
-  expect(await danglingRows(app)).toEqual([]);
+  expect(await invariantViolations(app)).toEqual([]);
 });
 
 it('organizations deleted concurrently, whose members each belong to exactly two of them, leave none of those users', async () => {

@@ -8,8 +8,8 @@ import {
 import { DATABASE_UNAVAILABLE } from '../src/errors';
 import { startTestApp, type GraphQLResponse, type TestApp } from './support/app';
 import { twoOrganizations } from './support/deletion-fixtures';
-import { databaseSnapshot, seedMemberships, seedOrganizations, seedSessions, seedUsers } from './support/deletion-seed';
-import { errorCode, ok } from './support/factory';
+import { seedMemberships, seedOrganizations, seedSessions, seedUsers } from './support/deletion-seed';
+import { databaseSnapshot, errorCode, ok } from './support/factory';
 
 /**
  * Issue 3: a deletion that fails midway, whether by an error inside its statements, a

@@ -25,7 +25,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { buildSchema } from 'graphql';
 import { startTestApp, type GraphQLResponse, type TestApp } from './support/app';
-import { factory, ok } from './support/factory';
+import { factory, INVARIANT_VIOLATIONS, ok, tableFingerprints } from './support/factory';
 
 const DEFAULT_RUNS = 150;
 const RUNS = Math.max(DEFAULT_RUNS, Number(process.env.FUZZ_RUNS) || 0);
@@ -37,13 +37,6 @@ const TIMEOUT_MS = 60_000 + RUNS * 1_500;
 let app: TestApp;
 beforeAll(async () => {
   app = await startTestApp();
-  tables = (
-    await app.sql<{ table_name: string }>(
-      `SELECT table_name FROM information_schema.tables
-        WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name <> 'migrations'
-        ORDER BY table_name`,
-    )
-  ).map((row) => row.table_name);
 });
 afterAll(() => app?.close());
 
@@ -665,45 +658,8 @@ async function ensureWorld(): Promise<World> {
 // Checks.
 // ---------------------------------------------------------------------------------
 
-let tables: string[] = [];
-
-/** Per table: row count and an md5 of every row's text, in a stable order. */
-async function fingerprint(): Promise<Record<string, string>> {
-  const [row] = await app.sql<Record<string, string>>(
-    `SELECT ${tables
-      .map((table) => `(SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text COLLATE "C")), '') FROM "${table}" t) AS "${table}"`)
-      .join(', ')}`,
-  );
-  return row;
-}
-
 /** Each names a broken invariant and lists the offending IDs; all must come back empty. */
-const INVARIANTS = `
-  SELECT 'membership without its organization' AS problem, m.id FROM memberships m
-   WHERE NOT EXISTS (SELECT 1 FROM organizations o WHERE o.id = m.organization_id)
-  UNION ALL
-  SELECT 'membership without its user', m.id FROM memberships m
-   WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = m.user_id)
-  UNION ALL
-  SELECT 'ACTIVE session of a missing user', s.id FROM sessions s
-   WHERE s.terminated_at IS NULL AND s.expires_at > now()
-     AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id)
-  UNION ALL
-  SELECT 'session of a missing organization', s.id FROM sessions s
-   WHERE s.organization_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM organizations o WHERE o.id = s.organization_id)
-  UNION ALL
-  SELECT 'organization without its settings', o.id FROM organizations o
-   WHERE NOT EXISTS (SELECT 1 FROM organization_settings st WHERE st.organization_id = o.id)
-  UNION ALL
-  SELECT 'settings of a missing organization', st.organization_id FROM organization_settings st
-   WHERE NOT EXISTS (SELECT 1 FROM organizations o WHERE o.id = st.organization_id)
-  UNION ALL
-  SELECT 'domain of a missing organization', d.domain FROM organization_domains d
-   WHERE NOT EXISTS (SELECT 1 FROM organizations o WHERE o.id = d.organization_id)
-  UNION ALL
-  SELECT 'deleted subject still exists', r.subject_id FROM deletion_receipts r
-   WHERE (r.kind = 'USER' AND EXISTS (SELECT 1 FROM users u WHERE u.id = r.subject_id))
-      OR (r.kind = 'ORGANIZATION' AND EXISTS (SELECT 1 FROM organizations o WHERE o.id = r.subject_id))
+const INVARIANTS = `${INVARIANT_VIOLATIONS}
   UNION ALL
   -- A user an organization deletion reported as retained is gone only if a later deletion says so.
   SELECT 'retained user vanished', r.id FROM unnest($1::varchar[]) AS r(id)
@@ -795,16 +751,16 @@ async function runCall(call: Call): Promise<'succeeded' | 'refused'> {
       )
     : [];
 
-  const before = await fingerprint();
+  const before = await tableFingerprints(app);
   const response = await app.gql(MUTATIONS[call.mutation], variables as never, { token: tokenFor(call.as, current) });
   checkResponse(response, context);
-  const after = await fingerprint();
+  const after = await tableFingerprints(app);
 
   const refused = (response.errors?.length ?? 0) > 0;
   const data = response.data as DeletionResult | null | undefined;
   const dryRun = data?.deleteOrganization?.dryRun === true || data?.deleteUser?.dryRun === true;
   if (refused || dryRun) {
-    const changed = tables.filter((table) => before[table] !== after[table]);
+    const changed = Object.keys(before).filter((table) => before[table] !== after[table]);
     if (changed.length > 0) {
       throw new Error(`a ${refused ? 'refused call' : 'dry run'} changed rows in ${changed.join(', ')}\n  call: ${context()}\n  errors: ${brief(response.errors)}`);
     }

@@ -1,20 +1,12 @@
 import { AddMemberDocument, GetOrganizationDocument, RemoveMemberDocument, type MembershipRole } from '../src/generated/graphql';
 import { startTestApp, type TestApp } from './support/app';
-import { errorCode, expectRefused, factory, ok, tableCounts } from './support/factory';
+import { errorCode, expectRefused, factory, fieldsOf, ok, tableCounts, UNKNOWN_ORGANIZATION, UNKNOWN_USER } from './support/factory';
 
 let app: TestApp;
 beforeAll(async () => {
   app = await startTestApp();
 });
 afterAll(() => app.close());
-
-const UNKNOWN_ORGANIZATION = 'org_01ARZ3NDEKTSV4RRFFQ69G5FAV';
-const UNKNOWN_USER = 'usr_01ARZ3NDEKTSV4RRFFQ69G5FAV';
-
-function fieldsOf(response: { errors?: Array<{ extensions?: Record<string, unknown> }> }): string[] {
-  const fields = (response.errors?.[0]?.extensions?.fields ?? []) as Array<{ field: string }>;
-  return fields.map((f) => f.field);
-}
 
 async function membershipRow(organizationId: string, userId: string) {
   return app.sql<{ id: string; role: string }>(

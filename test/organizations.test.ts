@@ -7,21 +7,13 @@ import {
   type ListOrganizationsQuery,
 } from '../src/generated/graphql';
 import { startTestApp, type TestApp } from './support/app';
-import { errorCode, factory, ok, tableCounts } from './support/factory';
+import { errorCode, factory, fieldsOf, ok, tableCounts, UNKNOWN_ORGANIZATION } from './support/factory';
 
 let app: TestApp;
 beforeAll(async () => {
   app = await startTestApp();
 });
 afterAll(() => app.close());
-
-const UNKNOWN_ORGANIZATION = 'org_01ARZ3NDEKTSV4RRFFQ69G5FAV';
-
-/** The `fields` a BAD_USER_INPUT error names. */
-function fieldsOf(response: { errors?: Array<{ extensions?: Record<string, unknown> }> }): string[] {
-  const fields = (response.errors?.[0]?.extensions?.fields ?? []) as Array<{ field: string }>;
-  return fields.map((f) => f.field);
-}
 
 /** A signed-in user who belongs to no organization yet. */
 async function loneSessionUser() {

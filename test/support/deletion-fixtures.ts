@@ -46,16 +46,3 @@ export function expectedDigest(kind: string, subjectId: string, sessions: string
   const text = `${kind}:${subjectId}\nsessions:${sorted(sessions)}\nmemberships:${sorted(memberships)}\nusers:${sorted(users)}`;
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }
-
-/** Every text value in the database, for proving that personal data is gone. */
-export async function databaseDump(app: TestApp): Promise<string> {
-  const tables: Array<{ table_name: string }> = await app.sql(
-    `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`,
-  );
-  let dump = '';
-  for (const { table_name } of tables) {
-    const rows = await app.sql(`SELECT row_to_json(t)::text AS row FROM "${table_name}" t`);
-    dump += rows.map((r) => (r as { row: string }).row).join('\n') + '\n';
-  }
-  return dump;
-}

@@ -125,38 +125,3 @@ export async function seedLargeOrganization(app: TestApp, members: number, sessi
     sharedUserIds: await userSql('i % 2 = 0'),
   };
 }
-
-/**
- * Every row of every table (migrations aside), each table's rows sorted: equal
- * snapshots mean the database is exactly as it was, not merely the same size.
- */
-export async function databaseSnapshot(app: TestApp): Promise<Record<string, string[]>> {
-  const tables = await app.sql<{ table_name: string }>(
-    `SELECT table_name FROM information_schema.tables
-      WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name <> 'migrations'
-      ORDER BY table_name`,
-  );
-  const snapshot: Record<string, string[]> = {};
-  for (const { table_name } of tables) {
-    const rows = await app.sql<{ row: string }>(`SELECT row_to_json(t)::text AS row FROM "${table_name}" t`);
-    snapshot[table_name] = rows.map((r) => r.row).sort();
-  }
-  return snapshot;
-}
-
-/**
- * Rows that must never exist, whatever ran concurrently: memberships or sessions
- * whose user or organization is gone. (The foreign keys forbid them too; this is
- * the check that would notice one being dropped or deferred.)
- */
-export async function danglingRows(app: TestApp): Promise<unknown[]> {
-  return app.sql(
-    `SELECT 'membership' AS kind, m.id FROM memberships m
-       WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = m.user_id)
-          OR NOT EXISTS (SELECT 1 FROM organizations o WHERE o.id = m.organization_id)
-     UNION ALL
-     SELECT 'session', s.id FROM sessions s
-       WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id)
-          OR (s.organization_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM organizations o WHERE o.id = s.organization_id))`,
-  );
-}

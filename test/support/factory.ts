@@ -17,6 +17,17 @@ export function ok<T>(response: GraphQLResponse<T>): T {
   return response.data;
 }
 
+/** Well-formed IDs that name nothing. */
+export const UNKNOWN_ORGANIZATION = 'org_01ARZ3NDEKTSV4RRFFQ69G5FAV';
+export const UNKNOWN_USER = 'usr_01ARZ3NDEKTSV4RRFFQ69G5FAV';
+export const UNKNOWN_SESSION = 'ses_01ARZ3NDEKTSV4RRFFQ69G5FAV';
+
+/** The `fields` a BAD_USER_INPUT error names. */
+export function fieldsOf(response: { errors?: Array<{ extensions?: Record<string, unknown> }> }): string[] {
+  const fields = (response.errors?.[0]?.extensions?.fields ?? []) as Array<{ field: string }>;
+  return fields.map((f) => f.field);
+}
+
 /** The code of the one error a refused call must carry. */
 export function errorCode(response: GraphQLResponse<unknown>): string | undefined {
   return response.errors?.[0]?.extensions?.code;
@@ -70,17 +81,79 @@ export async function expectRefused<TData, TVariables>(
   return response;
 }
 
-/** Row counts of every table, to prove that a refused or failed call changed nothing. */
-export async function tableCounts(app: TestApp): Promise<Record<string, number>> {
-  const tables: Array<{ table_name: string }> = await app.sql(
-    `SELECT table_name FROM information_schema.tables
-      WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name <> 'migrations'
-      ORDER BY table_name`,
-  );
-  const counts: Record<string, number> = {};
-  for (const { table_name } of tables) {
-    const [{ count }] = await app.sql<{ count: number }>(`SELECT count(*)::int AS count FROM "${table_name}"`);
-    counts[table_name] = count;
+const tablesByApp = new WeakMap<TestApp, Promise<string[]>>();
+
+/** The application's tables (the migrations' bookkeeping excluded), read once per app. */
+export function dataTables(app: TestApp): Promise<string[]> {
+  let tables = tablesByApp.get(app);
+  if (!tables) {
+    tables = app
+      .sql<{ table_name: string }>(
+        `SELECT table_name FROM information_schema.tables
+          WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name <> 'migrations'
+          ORDER BY table_name`,
+      )
+      .then((rows) => rows.map((row) => row.table_name));
+    tablesByApp.set(app, tables);
   }
-  return counts;
+  return tables;
+}
+
+/** One value per table, computed by `expression` over the table's rows `t`, in one statement. */
+async function perTable<T>(app: TestApp, expression: string): Promise<Record<string, T>> {
+  const tables = await dataTables(app);
+  const [row] = await app.sql<Record<string, T>>(
+    `SELECT ${tables.map((table) => `(SELECT ${expression} FROM "${table}" t) AS "${table}"`).join(', ')}`,
+  );
+  return row;
+}
+
+/** Row counts of every table, to prove that a refused or failed call changed nothing. */
+export function tableCounts(app: TestApp): Promise<Record<string, number>> {
+  return perTable<number>(app, 'count(*)::int');
+}
+
+/** Every row of every table as JSON text, sorted: equal snapshots mean an unchanged database. */
+export function databaseSnapshot(app: TestApp): Promise<Record<string, string[]>> {
+  return perTable<string[]>(app, `coalesce(json_agg(row_to_json(t)::text ORDER BY row_to_json(t)::text), '[]')`);
+}
+
+/** Per table: row count and an md5 of every row's text (cheaper than a snapshot, as strict). */
+export function tableFingerprints(app: TestApp): Promise<Record<string, string>> {
+  return perTable<string>(app, `count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text COLLATE "C")), '')`);
+}
+
+/**
+ * Rows that must never exist, whatever ran concurrently or was refused: each names the
+ * broken rule and the offending ID. (The foreign keys forbid most of them too; this is
+ * the check that would notice one being dropped or deferred.)
+ */
+export const INVARIANT_VIOLATIONS = `
+  SELECT 'membership without its organization' AS problem, m.id FROM memberships m
+   WHERE NOT EXISTS (SELECT 1 FROM organizations o WHERE o.id = m.organization_id)
+  UNION ALL
+  SELECT 'membership without its user', m.id FROM memberships m
+   WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = m.user_id)
+  UNION ALL
+  SELECT 'session of a missing user', s.id FROM sessions s
+   WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id)
+  UNION ALL
+  SELECT 'session of a missing organization', s.id FROM sessions s
+   WHERE s.organization_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM organizations o WHERE o.id = s.organization_id)
+  UNION ALL
+  SELECT 'organization without its settings', o.id FROM organizations o
+   WHERE NOT EXISTS (SELECT 1 FROM organization_settings st WHERE st.organization_id = o.id)
+  UNION ALL
+  SELECT 'settings of a missing organization', st.organization_id FROM organization_settings st
+   WHERE NOT EXISTS (SELECT 1 FROM organizations o WHERE o.id = st.organization_id)
+  UNION ALL
+  SELECT 'domain of a missing organization', d.domain FROM organization_domains d
+   WHERE NOT EXISTS (SELECT 1 FROM organizations o WHERE o.id = d.organization_id)
+  UNION ALL
+  SELECT 'deleted subject still exists', r.subject_id FROM deletion_receipts r
+   WHERE (r.kind = 'USER' AND EXISTS (SELECT 1 FROM users u WHERE u.id = r.subject_id))
+      OR (r.kind = 'ORGANIZATION' AND EXISTS (SELECT 1 FROM organizations o WHERE o.id = r.subject_id))`;
+
+export function invariantViolations(app: TestApp): Promise<Array<{ problem: string; id: string }>> {
+  return app.sql(INVARIANT_VIOLATIONS);
 }
