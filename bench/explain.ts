@@ -4,7 +4,7 @@ import { Client } from 'pg';
 import { DELETE_ORGANIZATION, LOCK_MEMBERS, LOCK_ORGANIZATION } from '../src/deletion/deletion.sql';
 import { newId } from '../src/ids';
 import { floorDeleteOrganization } from './floor';
-import { cleanup, startDatabase } from './harness';
+import { cleanup, runMain, startDatabase } from './harness';
 import { resetData, seedOrganizationCase, settle } from './seed';
 
 /**
@@ -64,11 +64,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  async (error) => {
-    process.stderr.write(`explain failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    await cleanup();
-    process.exit(1);
-  },
-);
+runMain('explain', main);

@@ -24,6 +24,30 @@ export async function cleanup(): Promise<void> {
   }
 }
 
+/**
+ * Runs a bench script's main: everything it started is stopped on success, on failure
+ * and on Ctrl-C or SIGTERM, and the exit code tells which.
+ */
+export function runMain(name: string, main: () => Promise<void>): void {
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      process.stderr.write(`\n${signal}: stopping the server and the database…\n`);
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
+  main().then(
+    () => process.exit(0),
+    async (error) => {
+      process.stderr.write(`${name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      await cleanup();
+      process.exit(1);
+    },
+  );
+}
+
 function withDatabase(url: string, database: string): string {
   const parsed = new URL(url);
   parsed.pathname = `/${database}`;

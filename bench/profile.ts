@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { Client } from 'pg';
-import { cleanup, startChildServer, startDatabase } from './harness';
+import { cleanup, runMain, startChildServer, startDatabase } from './harness';
 import { resetData, seedOrganizationCase, seedUserPool, settle } from './seed';
 
 /**
@@ -111,11 +111,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  async (error) => {
-    process.stderr.write(`profile failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    await cleanup();
-    process.exit(1);
-  },
-);
+runMain('profile', main);

@@ -15,6 +15,7 @@ import {
   memoryOf,
   percentile,
   resetPeakMemory,
+  runMain,
   startChildServer,
   startCountingServer,
   startDatabase,
@@ -537,21 +538,4 @@ async function main(): Promise<void> {
   }
 }
 
-let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    process.stderr.write(`\n${signal}: stopping the server and the database…\n`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-
-main().then(
-  () => process.exit(0),
-  async (error) => {
-    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    await cleanup();
-    process.exit(1);
-  },
-);
+runMain('bench', main);

@@ -156,11 +156,10 @@ export function errorCodeOf(error: unknown): string {
  * Apollo's request-level codes, and never with a stack trace or SQL text.
  */
 export function createErrorFormatter(logger: Logger) {
-  const format = formatError(logger);
   // Apollo swallows an exception thrown by formatError without logging it: never throw.
   return (formatted: GraphQLFormattedError, raw: unknown): GraphQLFormattedError => {
     try {
-      return format(formatted, raw);
+      return formatError(logger, formatted, raw);
     } catch (error) {
       currentLogger(logger).error({ err: error }, 'formatting an error failed');
       return { message: 'Internal server error', extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
@@ -168,42 +167,40 @@ export function createErrorFormatter(logger: Logger) {
   };
 }
 
-function formatError(logger: Logger) {
-  return (formatted: GraphQLFormattedError, raw: unknown): GraphQLFormattedError => {
-    const original = unwrapResolverError(raw);
-    const appError = toAppError(original);
-    if (appError?.message === DATABASE_UNAVAILABLE) {
-      currentLogger(logger).warn({ err: original, path: formatted.path }, 'database unavailable');
-    }
-    if (appError) {
-      return {
-        message: appError.message,
-        locations: formatted.locations,
-        path: formatted.path,
-        extensions: {
-          code: appError.code,
-          ...(appError.fields.length ? { fields: appError.fields } : {}),
-        },
-      };
-    }
-    // Apollo's own request errors without a code (a persisted query whose hash does not
-    // match, an unsupported version) carry a 4xx status: they are the client's, not ours.
-    const status = (original as { extensions?: { http?: { status?: number } } } | null)?.extensions?.http?.status;
-    const code =
-      formatted.extensions?.code === ErrorCode.INTERNAL_SERVER_ERROR && status !== undefined && status < 500
-        ? 'BAD_REQUEST'
-        : formatted.extensions?.code;
-    if (typeof code === 'string' && (APOLLO_REQUEST_CODES.has(code) || code in ErrorCode) && original === raw) {
-      // Errors GraphQL or Apollo raised about the request itself (parse, validation, our context's 401).
-      const { stacktrace: _stack, exception: _exception, ...extensions } = formatted.extensions ?? {};
-      return { ...formatted, extensions: { ...extensions, code } };
-    }
-    currentLogger(logger).error({ err: original, path: formatted.path }, 'unexpected error while serving a GraphQL request');
+function formatError(logger: Logger, formatted: GraphQLFormattedError, raw: unknown): GraphQLFormattedError {
+  const original = unwrapResolverError(raw);
+  const appError = toAppError(original);
+  if (isDatabaseUnavailable(original)) {
+    currentLogger(logger).warn({ err: original, path: formatted.path }, 'database unavailable');
+  }
+  if (appError) {
     return {
-      message: 'Internal server error',
+      message: appError.message,
       locations: formatted.locations,
       path: formatted.path,
-      extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+      extensions: {
+        code: appError.code,
+        ...(appError.fields.length ? { fields: appError.fields } : {}),
+      },
     };
+  }
+  // Apollo's own request errors without a code (a persisted query whose hash does not
+  // match, an unsupported version) carry a 4xx status: they are the client's, not ours.
+  const status = (original as { extensions?: { http?: { status?: number } } } | null)?.extensions?.http?.status;
+  const code =
+    formatted.extensions?.code === ErrorCode.INTERNAL_SERVER_ERROR && status !== undefined && status < 500
+      ? 'BAD_REQUEST'
+      : formatted.extensions?.code;
+  if (typeof code === 'string' && (APOLLO_REQUEST_CODES.has(code) || code in ErrorCode) && original === raw) {
+    // Errors GraphQL or Apollo raised about the request itself (parse, validation, our context's 401).
+    const { stacktrace: _stack, exception: _exception, ...extensions } = formatted.extensions ?? {};
+    return { ...formatted, extensions: { ...extensions, code } };
+  }
+  currentLogger(logger).error({ err: original, path: formatted.path }, 'unexpected error while serving a GraphQL request');
+  return {
+    message: 'Internal server error',
+    locations: formatted.locations,
+    path: formatted.path,
+    extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
   };
 }

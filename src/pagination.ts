@@ -1,5 +1,6 @@
 import { IsDefined, Max, Min } from 'class-validator';
 import { ArgsType, Field, Int, ObjectType, type ClassType } from 'type-graphql';
+import type { SelectQueryBuilder } from 'typeorm';
 import { AppError } from './errors';
 import { isId, type IdKind } from './ids';
 
@@ -72,6 +73,27 @@ export function decodeCursor(kind: IdKind, cursor: string | null | undefined): s
   const id = decoded.startsWith(CURSOR_VERSION) ? decoded.slice(CURSOR_VERSION.length) : '';
   if (!isId(kind, id)) throw AppError.badInput('after', 'after is not a cursor this API issued');
   return id;
+}
+
+/**
+ * One page of `query` in ID order, after the cursor. The total counts the whole query
+ * (cursor aside), and only when a client selects it.
+ */
+export async function keysetPage<T extends { id: string }>(
+  query: SelectQueryBuilder<T>,
+  kind: IdKind,
+  args: PageArgs,
+): Promise<Page<T>> {
+  const afterId = decodeCursor(kind, args.after);
+  const counter = query.clone();
+  if (afterId) query.andWhere(`${query.alias}.id > :afterId`, { afterId });
+  const rows = await query.orderBy(`${query.alias}.id`, 'ASC').limit(args.first + 1).getMany();
+  return {
+    ...toPage(rows, args.first),
+    get totalCount() {
+      return counter.getCount();
+    },
+  };
 }
 
 /** Shapes `first + 1` rows ordered by ID into a page's nodes and pageInfo. */

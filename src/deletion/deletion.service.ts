@@ -43,7 +43,7 @@ interface ReceiptRow {
 interface DeletionRow {
   receipt: ReceiptRow;
   terminated_sessions: Array<Omit<TerminatedSession, 'terminatedAt'> & { terminatedAt: string }> | null;
-  removed_memberships: Array<RemovedMembership & { role: MembershipRole }> | null;
+  removed_memberships: RemovedMembership[] | null;
   cascaded_users?: string[] | null;
   retained_user_ids?: string[] | null;
 }

@@ -4,7 +4,7 @@ import { ViewerKind, type Principal } from '../auth/principal';
 import { AppError, sqlState } from '../errors';
 import { newId } from '../ids';
 import { Membership, MembershipRole } from '../memberships/membership.entity';
-import { decodeCursor, toPage, type Page, type PageArgs } from '../pagination';
+import { keysetPage, type Page, type PageArgs } from '../pagination';
 import { Organization, OrganizationDomain, OrganizationSettings } from './organization.entity';
 import type { CreateOrganizationInput } from './organization.inputs';
 
@@ -47,17 +47,13 @@ export class OrganizationService {
   }
 
   /** All organizations for an admin; the caller's own for a session user. */
-  async list(manager: EntityManager, access: Access, args: PageArgs): Promise<Page<Organization>> {
-    const afterId = decodeCursor('organization', args.after);
+  list(manager: EntityManager, access: Access, args: PageArgs): Promise<Page<Organization>> {
     const query = manager.createQueryBuilder(Organization, 'o');
     if (!access.isPlatformWide) {
       query.where('o.id IN (SELECT organization_id FROM memberships WHERE user_id = :userId)', {
         userId: access.userId,
       });
     }
-    const counter = query.clone();
-    if (afterId) query.andWhere('o.id > :afterId', { afterId });
-    const rows = await query.orderBy('o.id', 'ASC').take(args.first + 1).getMany();
-    return { ...toPage(rows, args.first), get totalCount() { return counter.getCount(); } };
+    return keysetPage(query, 'organization', args);
   }
 }

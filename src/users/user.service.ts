@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import { AppError, sqlState } from '../errors';
 import { newId } from '../ids';
-import { decodeCursor, toPage, type Page, type PageArgs } from '../pagination';
+import { keysetPage, type Page, type PageArgs } from '../pagination';
 import { User } from './user.entity';
 import type { CreateUserInput } from './user.inputs';
 
@@ -22,12 +22,7 @@ export class UserService {
     return manager.findOneByOrFail(User, { id: user.id });
   }
 
-  async list(manager: EntityManager, args: PageArgs): Promise<Page<User>> {
-    const afterId = decodeCursor('user', args.after);
-    const query = manager.createQueryBuilder(User, 'u');
-    const counter = query.clone();
-    if (afterId) query.where('u.id > :afterId', { afterId });
-    const rows = await query.orderBy('u.id', 'ASC').take(args.first + 1).getMany();
-    return { ...toPage(rows, args.first), get totalCount() { return counter.getCount(); } };
+  list(manager: EntityManager, args: PageArgs): Promise<Page<User>> {
+    return keysetPage(manager.createQueryBuilder(User, 'u'), 'user', args);
   }
 }
