@@ -4,6 +4,8 @@ import type { Config } from './src/config';
 import { InitialSchema1764300000000 } from './src/database/migrations/1764300000000-initial-schema';
 import { DeletionReceiptsAndEvents1764300100000 } from './src/database/migrations/1764300100000-deletion-receipts-and-events';
 import { ApiKeys1764300200000 } from './src/database/migrations/1764300200000-api-keys';
+import { ConsentAndCanonicalIdentity1764300300000 } from './src/database/migrations/1764300300000-consent-and-canonical-identity';
+import { Invitation } from './src/invitations/invitation.entity';
 import { ApiKey } from './src/api-keys/api-key.entity';
 import { Organization, OrganizationDomain, OrganizationSettings } from './src/organizations/organization.entity';
 import { User } from './src/users/user.entity';
@@ -15,8 +17,13 @@ import { Session } from './src/sessions/session.entity';
  * the TypeORM migration CLI (`npx typeorm -d ormconfig.ts …` with DATABASE_URL set).
  * `synchronize` is never on: the schema comes from migrations only.
  */
-export const entities = [Organization, OrganizationDomain, OrganizationSettings, User, Membership, Session, ApiKey];
-export const migrations = [InitialSchema1764300000000, DeletionReceiptsAndEvents1764300100000, ApiKeys1764300200000];
+export const entities = [Organization, OrganizationDomain, OrganizationSettings, User, Membership, Session, ApiKey, Invitation];
+export const migrations = [
+  InitialSchema1764300000000,
+  DeletionReceiptsAndEvents1764300100000,
+  ApiKeys1764300200000,
+  ConsentAndCanonicalIdentity1764300300000,
+];
 
 export interface DataSourceOptions {
   url: string;

@@ -1,6 +1,6 @@
 import { AppError } from '../errors';
 import { MembershipRole } from '../memberships/membership.entity';
-import type { Loaders } from '../http/context';
+import type { Loaders } from '../http/loaders';
 import { ViewerKind, type Principal } from './principal';
 
 /**

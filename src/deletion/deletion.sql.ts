@@ -8,8 +8,8 @@
  *      order, writes the receipt and the events, and returns counts and (only when the
  *      client selected them) the lists for the payload.
  *
- * Lock order, shared with addMember, removeMember, createSession and terminateSession:
- * organization row, then user rows in ID order. Locking the members before deciding
+ * Lock order (src/database/locks.ts), shared with every membership, invitation and session
+ * mutation: organization row, then user rows in ID order. Locking the members before deciding
  * who has "no other organization" closes the write-skew race of two organizations
  * deleted at once that share a user: the second waits for the first, then sees its
  * memberships gone.
@@ -117,6 +117,11 @@ export const DELETE_USER = `
   deleted_users AS (
     DELETE FROM users WHERE id = $1 RETURNING id
   ),
+  -- Invitations are personal data (issue 9): every one addressed to the user's canonical email goes with them.
+  deleted_invitations AS (
+    DELETE FROM invitations WHERE email_key = (SELECT email_key FROM users WHERE id = $1)
+    RETURNING 1
+  ),
   subject AS (SELECT id FROM deleted_users),
   ${receiptEventsAndResult('USER', '')}`;
 
@@ -173,6 +178,13 @@ export const DELETE_ORGANIZATION = `
     DELETE FROM users u USING members mb
      WHERE u.id = mb.user_id AND NOT mb.retained
     RETURNING u.id
+  ),
+  -- The organization's invitations, and every invitation addressed to a cascaded user (issue 9).
+  deleted_invitations AS (
+    DELETE FROM invitations i
+     WHERE i.organization_id = $1
+        OR i.email_key IN (SELECT u.email_key FROM users u JOIN members mb ON mb.user_id = u.id AND NOT mb.retained)
+    RETURNING 1
   ),
   deleted_domains AS (
     DELETE FROM organization_domains WHERE organization_id = $1 RETURNING 1

@@ -8,21 +8,8 @@ import type { Config } from '../config';
 import { inTransaction, type TransactionOptions } from '../database/transaction';
 import { AppError, DATABASE_UNAVAILABLE, ErrorCode, isDatabaseUnavailable } from '../errors';
 import { currentLogger } from '../logger';
+import { createLoaders, type Loaders } from './loaders';
 import type { Metrics } from './metrics';
-import { createMembershipLoaders } from '../memberships/membership.loader';
-import { createOrganizationLoaders } from '../organizations/organization.loader';
-import { createSessionLoaders } from '../sessions/session.loader';
-import { createUserLoaders } from '../users/user.loader';
-
-export function createLoaders(dataSource: DataSource) {
-  return {
-    ...createOrganizationLoaders(dataSource),
-    ...createUserLoaders(dataSource),
-    ...createMembershipLoaders(dataSource),
-    ...createSessionLoaders(dataSource),
-  };
-}
-export type Loaders = ReturnType<typeof createLoaders>;
 
 /** Everything a resolver may use: who is calling, this request's loaders, and the transaction opener. */
 export interface Context {

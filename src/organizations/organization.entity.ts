@@ -28,14 +28,26 @@ export class Organization {
   createdAt: Date;
 }
 
+/**
+ * A domain an organization holds, in canonical A-label form (UTS #46). Unverified when a
+ * signed-in user added it: it blocks nobody. Verified when the platform admin or a key with
+ * ORGANIZATIONS_WRITE added or verified it: unique across organizations (issue 9).
+ */
+@ObjectType()
 @Entity({ name: 'organization_domains' })
 export class OrganizationDomain {
+  @PrimaryColumn({ name: 'organization_id', type: 'varchar', length: 30 })
+  organizationId: string;
+
+  @Field({ description: 'A-label (ASCII) form: münchen.example is xn--mnchen-3ya.example.' })
   @PrimaryColumn({ type: 'varchar', length: 253 })
   domain: string;
 
-  @Column({ name: 'organization_id', type: 'varchar', length: 30 })
-  organizationId: string;
+  @Field({ description: 'Verified domains are unique across organizations; unverified ones block nobody.' })
+  @Column({ type: 'boolean', default: false })
+  verified: boolean;
 
+  @Field()
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 }

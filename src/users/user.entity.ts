@@ -10,10 +10,14 @@ export class User {
   @PrimaryColumn({ type: 'varchar', length: 30 })
   id: string;
 
-  /** Unique case-insensitively (index on lower(email)); stored as given. */
+  /** As the person typed it, in NFC, for display (issue 9). */
   @Field()
   @Column({ type: 'varchar', length: 320 })
   email: string;
+
+  /** Canonical key (src/identity/canonical.ts): unique, and what lookups and invitations compare. Not public. */
+  @Column({ name: 'email_key', type: 'varchar', length: 320 })
+  emailKey: string;
 
   @Field(() => String, { nullable: true })
   @Column({ type: 'varchar', length: 200, nullable: true })

@@ -1,11 +1,11 @@
-import { IsEmail, IsOptional, Length, Matches, MaxLength } from 'class-validator';
+import { IsOptional, Length, Matches, MaxLength } from 'class-validator';
 import { Field, InputType } from 'type-graphql';
 
 @InputType()
 export class CreateUserInput {
+  /** Checked and canonicalized by src/identity/canonical.ts (NFC, case folding, UTS #46). */
   @Field()
   @MaxLength(320)
-  @IsEmail({}, { message: 'email must be a valid email address' })
   email: string;
 
   @Field(() => String, { nullable: true })

@@ -1,15 +1,19 @@
 import type { EntityManager } from 'typeorm';
 import { AppError, sqlState } from '../errors';
+import { canonicalEmail } from '../identity/canonical';
 import { newId } from '../ids';
 import { keysetPage, type Page, type PageArgs } from '../pagination';
 import { User } from './user.entity';
 import type { CreateUserInput } from './user.inputs';
 
 export class UserService {
+  /** CONFLICT when another account has the same canonical email (issue 9: one person, one account). */
   async create(manager: EntityManager, input: CreateUserInput): Promise<User> {
+    const email = canonicalEmail(input.email, 'input.email');
     const user = manager.create(User, {
       id: newId('user'),
-      email: input.email.trim(),
+      email: email.display,
+      emailKey: email.key,
       name: input.name?.trim() ?? null,
       externalId: input.externalId ?? null,
     });
