@@ -61,6 +61,13 @@ export async function floorDeleteOrganization(client: ClientBase, organizationId
     // Any remaining session naming the organization loses the reference.
     await client.query(`UPDATE sessions SET organization_id = NULL WHERE organization_id = $1`, [organizationId]);
     await client.query(`DELETE FROM memberships WHERE organization_id = $1`, [organizationId]);
+    // Invitations: the organization's, and those addressed to the cascaded members (issue 9).
+    await client.query(
+      `DELETE FROM invitations i
+        WHERE i.organization_id = $1
+           OR i.email_key IN (SELECT u.email_key FROM users u JOIN floor_members f ON f.user_id = u.id AND f.cascade)`,
+      [organizationId],
+    );
     await client.query(`DELETE FROM users u USING floor_members f WHERE u.id = f.user_id AND f.cascade`);
     await client.query(`DELETE FROM organization_domains WHERE organization_id = $1`, [organizationId]);
     await client.query(`DELETE FROM organization_settings WHERE organization_id = $1`, [organizationId]);
@@ -123,6 +130,7 @@ const FLOOR_DELETE_USER = `
     DELETE FROM memberships WHERE user_id = $1 RETURNING id, organization_id, user_id, role
   ),
   gone_user AS (DELETE FROM users WHERE id = $1 RETURNING id),
+  gone_invitations AS (DELETE FROM invitations WHERE email_key = (SELECT email_key FROM users WHERE id = $1)),
   receipt AS (
     INSERT INTO deletion_receipts
       (id, kind, subject_id, actor, terminated_session_count, removed_membership_count, cascaded_user_count, digest)

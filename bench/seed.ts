@@ -95,9 +95,10 @@ export async function seedOrganizationCase(
   );
   // Users 1..members are the organization's members; members+1..total are background.
   await client.query(
-    `INSERT INTO users (id, email, name)
-     SELECT ${user('i')}, 'user' || i || '@' || $1 || '.example.com', 'Bench User ' || i
-       FROM generate_series(1, $2::int) i`,
+    `INSERT INTO users (id, email, email_key, name)
+     SELECT id, email, lower(email), name FROM (
+       SELECT ${user('i')} AS id, 'user' || i || '@' || $1 || '.example.com' AS email, 'Bench User ' || i AS name
+         FROM generate_series(1, $2::int) i) seeded`,
     [tag, total],
   );
   await client.query(
@@ -148,8 +149,10 @@ export async function seedUserPool(client: ClientBase, tag: string, count: numbe
      SELECT 'pool' || g || '-' || d || '.${tag}.example.com', ${org('g')} FROM generate_series(0, 99) g, generate_series(1, 2) d`,
   );
   await client.query(
-    `INSERT INTO users (id, email, name)
-     SELECT ${user('i')}, 'pool' || i || '@${tag}.example.com', 'Pool User ' || i FROM generate_series(1, $1::int) i`,
+    `INSERT INTO users (id, email, email_key, name)
+     SELECT id, email, lower(email), name FROM (
+       SELECT ${user('i')} AS id, 'pool' || i || '@${tag}.example.com' AS email, 'Pool User ' || i AS name
+         FROM generate_series(1, $1::int) i) seeded`,
     [count],
   );
   await client.query(

@@ -17,6 +17,8 @@ export interface Config {
   logLevel: string;
   dbPoolSize: number;
   defaultSessionTtlSeconds: number;
+  /** How long an invitation stays acceptable (issue 9); after that it reads as EXPIRED. */
+  invitationTtlSeconds: number;
   /**
    * PostgreSQL lock_timeout and statement_timeout for every connection: a statement
    * waiting on a stuck lock, or running away, ends with a clear error (CONFLICT) instead
@@ -92,6 +94,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: text(env, 'LOG_LEVEL') ?? (nodeEnv === 'test' ? 'silent' : 'info'),
     dbPoolSize: integer(env, 'DB_POOL_SIZE', 10, 1, 200),
     defaultSessionTtlSeconds: integer(env, 'SESSION_TTL_SECONDS', 86_400, 60, 31_536_000),
+    invitationTtlSeconds: integer(env, 'INVITATION_TTL_SECONDS', 604_800, 60, 31_536_000),
     dbLockTimeoutMs: integer(env, 'DB_LOCK_TIMEOUT_MS', 5_000, 100, 600_000),
     dbStatementTimeoutMs: integer(env, 'DB_STATEMENT_TIMEOUT_MS', 120_000, 1_000, 3_600_000),
     // A developer's tool: on unless NODE_ENV=production, where GRAPHIQL=true turns it on deliberately.

@@ -40,12 +40,18 @@ export interface FieldProblem {
   message: string;
 }
 
-/** A failure the client caused or may see: always carries one of our codes. */
+/**
+ * A failure the client caused or may see: always carries one of our codes. `extensions`
+ * are extra facts for a client to act on (IDs only, never input echoed back), sent
+ * beside `code` in the error's extensions (e.g. deleteUser's `organizationIds`, issue 9);
+ * they never replace `code`.
+ */
 export class AppError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
     readonly fields: FieldProblem[] = [],
+    readonly extensions: Readonly<Record<string, unknown>> = {},
   ) {
     super(message);
     this.name = 'AppError';
@@ -63,21 +69,29 @@ export class AppError extends Error {
   static badInput(field: string, message: string): AppError {
     return new AppError(ErrorCode.BAD_USER_INPUT, message, [{ field, message }]);
   }
-  static conflict(message: string): AppError {
-    return new AppError(ErrorCode.CONFLICT, message);
+  static conflict(message: string, extensions: Readonly<Record<string, unknown>> = {}): AppError {
+    return new AppError(ErrorCode.CONFLICT, message, [], extensions);
   }
 
   /** For errors raised outside resolvers (the context function), where Apollo needs a GraphQLError. */
   toGraphQLError(): GraphQLError {
     const status = HTTP_STATUS[this.code];
     return new GraphQLError(this.message, {
-      extensions: { code: this.code, ...(status ? { http: { status } } : {}) },
+      extensions: { ...this.extensions, code: this.code, ...(status ? { http: { status } } : {}) },
     });
   }
 }
 
 /** PostgreSQL SQLSTATEs that mean "another transaction got in the way; run it again". */
 export const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']);
+
+/**
+ * Raised by a unit of work that found the world changed under it in a way its locks do not
+ * cover: inTransaction rolls back and runs it again, as for a serialization failure (40001).
+ */
+export function retryTransaction(reason: string): Error {
+  return Object.assign(new Error(reason), { code: '40001' });
+}
 
 export function sqlState(error: unknown): string | undefined {
   const candidate = error as { code?: unknown; driverError?: { code?: unknown } } | null;
@@ -140,6 +154,8 @@ function toAppError(error: unknown): AppError | undefined {
       return new AppError(ErrorCode.BAD_USER_INPUT, 'Invalid input: text must not contain the NUL character (U+0000)');
     case '55P03':
     case '57014':
+    case '40001': // still failing after inTransaction's retries
+    case '40P01':
       return AppError.conflict('The records are busy with another operation; try again shortly');
     default:
       return isDatabaseUnavailable(error) ? new AppError(ErrorCode.INTERNAL_SERVER_ERROR, DATABASE_UNAVAILABLE) : undefined;
@@ -179,6 +195,7 @@ function formatError(logger: Logger, formatted: GraphQLFormattedError, raw: unkn
       locations: formatted.locations,
       path: formatted.path,
       extensions: {
+        ...appError.extensions,
         code: appError.code,
         ...(appError.fields.length ? { fields: appError.fields } : {}),
       },

@@ -14,6 +14,7 @@ export const ID_PREFIX = {
   receipt: 'drc',
   event: 'evt',
   apiKey: 'key',
+  invitation: 'inv',
 } as const;
 export type IdKind = keyof typeof ID_PREFIX;
 

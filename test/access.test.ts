@@ -1,6 +1,17 @@
 import type { GraphQLObjectType } from 'graphql';
 import { getMetadataStorage } from 'type-graphql';
-import { authorizeMembershipChange, authorizeOrganizationDeletion } from '../src/auth/access';
+import {
+  authorizeInvitationManagement,
+  authorizeInvitationResponse,
+  authorizeInvitationRevocation,
+  authorizeMembershipChange,
+  authorizeOrganizationDeletion,
+  authorizeRoleChange,
+  authorizeUserDeletion,
+  canListInvitations,
+  canSeeInvitationEmail,
+  sessionRefusalHint,
+} from '../src/auth/access';
 import { ViewerKind, type Principal } from '../src/auth/principal';
 import { AppError, ErrorCode } from '../src/errors';
 import { buildAppSchema } from '../src/http/schema';
@@ -70,6 +81,159 @@ describe('authorizeOrganizationDeletion', () => {
   });
 });
 
+describe('authorizeRoleChange (updateMemberRole, issue 9)', () => {
+  const { OWNER, ADMIN, MEMBER } = MembershipRole;
+  const roles = [OWNER, ADMIN, MEMBER];
+  const everyChange = roles.flatMap((from) => roles.map((to): [MembershipRole, MembershipRole] => [from, to]));
+  const apiKey: Principal = { kind: ViewerKind.API_KEY, apiKeyId: 'key_01ARZ3NDEKTSV4RRFFQ69G5FAV', scopes: new Set(['ORGANIZATIONS_WRITE']) };
+
+  it.each(everyChange)('lets the admin and an API key change %s to %s without being members', (from, to) => {
+    expect(outcome(() => authorizeRoleChange(admin, null, ORGANIZATION, from, to))).toBe('ok');
+    expect(outcome(() => authorizeRoleChange(apiKey, null, ORGANIZATION, from, to))).toBe('ok');
+  });
+
+  it.each(everyChange)('lets an OWNER change %s to %s', (from, to) => {
+    expect(outcome(() => authorizeRoleChange(sessionUser, OWNER, ORGANIZATION, from, to))).toBe('ok');
+  });
+
+  it.each<[MembershipRole, MembershipRole, string]>([
+    [ADMIN, ADMIN, 'ok'],
+    [ADMIN, MEMBER, 'ok'],
+    [MEMBER, ADMIN, 'ok'],
+    [MEMBER, MEMBER, 'ok'],
+    [OWNER, OWNER, ErrorCode.FORBIDDEN],
+    [OWNER, ADMIN, ErrorCode.FORBIDDEN],
+    [OWNER, MEMBER, ErrorCode.FORBIDDEN],
+    [ADMIN, OWNER, ErrorCode.FORBIDDEN],
+    [MEMBER, OWNER, ErrorCode.FORBIDDEN],
+  ])('an ADMIN changing %s to %s: %s (never to or from OWNER)', (from, to, expected) => {
+    expect(outcome(() => authorizeRoleChange(sessionUser, ADMIN, ORGANIZATION, from, to))).toBe(expected);
+  });
+
+  it.each(everyChange)('refuses a MEMBER changing %s to %s with FORBIDDEN', (from, to) => {
+    expect(outcome(() => authorizeRoleChange(sessionUser, MEMBER, ORGANIZATION, from, to))).toBe(ErrorCode.FORBIDDEN);
+  });
+
+  it.each(everyChange)('answers a non-member changing %s to %s with NOT_FOUND for the organization', (from, to) => {
+    expect(outcome(() => authorizeRoleChange(sessionUser, null, ORGANIZATION, from, to))).toBe(ErrorCode.NOT_FOUND);
+  });
+});
+
+describe('authorizeUserDeletion (deleteUser, issue 9 self-service erasure)', () => {
+  const self = sessionUser.kind === ViewerKind.SESSION ? sessionUser.userId : '';
+  const someoneElse = 'usr_01BX5ZZKBKACTAV9WEVGEMMVRZ';
+  const apiKey: Principal = { kind: ViewerKind.API_KEY, apiKeyId: 'key_01ARZ3NDEKTSV4RRFFQ69G5FAV', scopes: new Set(['USERS_DELETE']) };
+
+  it.each<[string, string, string, Principal, string]>([
+    ['the admin', 'someone', 'ok', admin, someoneElse],
+    ['an API key', 'someone', 'ok', apiKey, someoneElse],
+    ['a signed-in user', 'themselves', 'ok', sessionUser, self],
+    ['a signed-in user', 'someone else', ErrorCode.FORBIDDEN, sessionUser, someoneElse],
+  ])('%s deleting %s: %s', (_label, _whom, expected, principal, userId) => {
+    expect(outcome(() => authorizeUserDeletion(principal, userId))).toBe(expected);
+  });
+});
+
+describe('sessionRefusalHint', () => {
+  it('points a signed-in user refused addMember to inviteMember', () => {
+    expect(sessionRefusalHint('Mutation.addMember')).toMatch(/\binviteMember\b/);
+  });
+
+  it('has nothing to say for other operations, nor for inherited property names', () => {
+    for (const operation of ['Mutation.createSession', 'Mutation.createUser', 'Query.users', 'constructor', '__proto__', 'toString']) {
+      expect(sessionRefusalHint(operation)).toBeUndefined();
+    }
+  });
+});
+
+describe('invitations (issue 9): authorizeInvitationManagement, authorizeInvitationRevocation', () => {
+  const { OWNER, ADMIN, MEMBER } = MembershipRole;
+  const INVITATION = 'inv_01ARZ3NDEKTSV4RRFFQ69G5FAV';
+  const writer: Principal = { kind: ViewerKind.API_KEY, apiKeyId: 'key_01ARZ3NDEKTSV4RRFFQ69G5FAV', scopes: new Set(['ORGANIZATIONS_WRITE']) };
+
+  it.each([OWNER, ADMIN, MEMBER])('lets the admin and an API key invite or revoke a %s without being members', (role) => {
+    for (const principal of [admin, writer]) {
+      expect(outcome(() => authorizeInvitationManagement(principal, null, ORGANIZATION, role))).toBe('ok');
+      expect(outcome(() => authorizeInvitationRevocation(principal, null, INVITATION, role))).toBe('ok');
+    }
+  });
+
+  it.each<[MembershipRole | null, MembershipRole, string]>([
+    // caller role, invited role, outcome
+    [OWNER, OWNER, 'ok'],
+    [OWNER, ADMIN, 'ok'],
+    [OWNER, MEMBER, 'ok'],
+    [ADMIN, OWNER, ErrorCode.FORBIDDEN],
+    [ADMIN, ADMIN, 'ok'],
+    [ADMIN, MEMBER, 'ok'],
+    [MEMBER, OWNER, ErrorCode.FORBIDDEN],
+    [MEMBER, ADMIN, ErrorCode.FORBIDDEN],
+    [MEMBER, MEMBER, ErrorCode.FORBIDDEN],
+    [null, OWNER, ErrorCode.NOT_FOUND],
+    [null, ADMIN, ErrorCode.NOT_FOUND],
+    [null, MEMBER, ErrorCode.NOT_FOUND],
+  ])('a session user whose role is %s inviting, or revoking the invitation of, a %s: %s', (callerRole, role, expected) => {
+    expect(outcome(() => authorizeInvitationManagement(sessionUser, callerRole, ORGANIZATION, role))).toBe(expected);
+    expect(outcome(() => authorizeInvitationRevocation(sessionUser, callerRole, INVITATION, role))).toBe(expected);
+  });
+
+  it('answers a non-member as if the thing asked about did not exist: the organization when inviting, the invitation when revoking', () => {
+    const thrown = (run: () => void) => {
+      try {
+        run();
+      } catch (error) {
+        return (error as AppError).message;
+      }
+      throw new Error('expected NOT_FOUND');
+    };
+    expect(thrown(() => authorizeInvitationManagement(sessionUser, null, ORGANIZATION, MEMBER))).toBe(
+      AppError.notFound('Organization', ORGANIZATION).message,
+    );
+    expect(thrown(() => authorizeInvitationRevocation(sessionUser, null, INVITATION, MEMBER))).toBe(
+      AppError.notFound('Invitation', INVITATION).message,
+    );
+  });
+});
+
+describe('invitations (issue 9): authorizeInvitationResponse (accept, decline)', () => {
+  const INVITATION = 'inv_01ARZ3NDEKTSV4RRFFQ69G5FAV';
+  const key = 'jürgen@xn--mnchen-3ya.example';
+  const apiKey: Principal = { kind: ViewerKind.API_KEY, apiKeyId: 'key_01ARZ3NDEKTSV4RRFFQ69G5FAV', scopes: new Set(['ORGANIZATIONS_WRITE']) };
+
+  it.each<[string, Principal, string | null, string]>([
+    ['the invitee (same canonical key)', sessionUser, key, 'ok'],
+    ['a signed-in user with another key', sessionUser, 'someone@example.com', ErrorCode.NOT_FOUND],
+    ['a signed-in user whose key is unknown', sessionUser, null, ErrorCode.NOT_FOUND],
+    ['the admin', admin, key, ErrorCode.NOT_FOUND],
+    ['an API key', apiKey, key, ErrorCode.NOT_FOUND],
+  ])('%s: %s', (_label, principal, callerKey, expected) => {
+    expect(outcome(() => authorizeInvitationResponse(principal, callerKey, INVITATION, key))).toBe(expected);
+  });
+
+  it('compares keys exactly (canonicalization happens before, in src/identity/canonical.ts)', () => {
+    expect(outcome(() => authorizeInvitationResponse(sessionUser, key.toUpperCase(), INVITATION, key))).toBe(ErrorCode.NOT_FOUND);
+  });
+});
+
+describe('invitations (issue 9): canListInvitations, canSeeInvitationEmail', () => {
+  const { OWNER, ADMIN, MEMBER } = MembershipRole;
+  const keyWith = (...scopes: string[]): Principal => ({ kind: ViewerKind.API_KEY, apiKeyId: 'key_01ARZ3NDEKTSV4RRFFQ69G5FAV', scopes: new Set(scopes) });
+
+  it.each<[string, Principal, MembershipRole | null, boolean, boolean]>([
+    // caller, role in the organization, may list, sees the email
+    ['the admin', admin, null, true, true],
+    ['a key with ORGANIZATIONS_READ', keyWith('ORGANIZATIONS_READ'), null, true, false],
+    ['a key with every other scope', keyWith('ORGANIZATIONS_WRITE', 'ORGANIZATIONS_DELETE', 'USERS_READ', 'USERS_WRITE', 'USERS_DELETE', 'SESSIONS_WRITE'), null, false, false],
+    ['an OWNER', sessionUser, OWNER, true, true],
+    ['an ADMIN', sessionUser, ADMIN, true, true],
+    ['a MEMBER', sessionUser, MEMBER, false, false],
+    ['a non-member (the invitee, for one)', sessionUser, null, false, false],
+  ])('%s (role %s): lists %s, sees the email %s', (_label, principal, role, lists, seesEmail) => {
+    expect(canListInvitations(principal, role)).toBe(lists);
+    expect(canSeeInvitationEmail(principal, role)).toBe(seesEmail);
+  });
+});
+
 /**
  * Who may call each operation, as declared with @Authorized on the resolvers. Any
  * change of access shows up as a diff of this table. ADMIN is the admin API key,
@@ -87,14 +251,26 @@ const EXPECTED_ACCESS: Record<string, string[]> = {
   'Query.user': ['ADMIN', 'SESSION', 'USERS_READ'],
   'Query.users': ['ADMIN', 'USERS_READ'],
   'Mutation.createOrganization': ['ADMIN', 'SESSION', 'ORGANIZATIONS_WRITE'],
+  // Issue 9: verification is a statement the platform admin or a provisioning key makes.
+  'Mutation.verifyOrganizationDomain': ['ADMIN', 'ORGANIZATIONS_WRITE'],
   'Mutation.createUser': ['ADMIN', 'USERS_WRITE'],
-  'Mutation.addMember': ['ADMIN', 'SESSION', 'ORGANIZATIONS_WRITE'],
+  // Issue 9: provisioning only; signed-in users invite (FORBIDDEN names inviteMember).
+  'Mutation.addMember': ['ADMIN', 'ORGANIZATIONS_WRITE'],
   'Mutation.removeMember': ['ADMIN', 'SESSION', 'ORGANIZATIONS_WRITE'],
-  'Mutation.createSession': ['ADMIN', 'SESSIONS_WRITE'],
+  // Issue 9: OWNER any change, ADMIN between ADMIN and MEMBER (src/auth/access.ts).
+  'Mutation.updateMemberRole': ['ADMIN', 'SESSION', 'ORGANIZATIONS_WRITE'],
+  // Issue 9, credentials cannot grow: the app's backend only; keys keep SESSIONS_WRITE for ending sessions.
+  'Mutation.createSession': ['ADMIN'],
   'Mutation.terminateSession': ['ADMIN', 'SESSION', 'SESSIONS_WRITE'],
-  // Deletion (issue 3): deleteUser is admin-only (or a key with USERS_DELETE); an OWNER may delete their organization.
-  'Mutation.deleteUser': ['ADMIN', 'USERS_DELETE'],
+  // Deletion (issue 3): an OWNER may delete their organization. deleteUser: the admin, a key with
+  // USERS_DELETE, or (issue 9, self-service erasure) a signed-in user for their own account only.
+  'Mutation.deleteUser': ['ADMIN', 'SESSION', 'USERS_DELETE'],
   'Mutation.deleteOrganization': ['ADMIN', 'SESSION', 'ORGANIZATIONS_DELETE'],
+  // Invitations (issue 9): OWNERs and ADMINs invite and revoke (src/auth/access.ts); only the invitee, signed in, answers.
+  'Mutation.inviteMember': ['ADMIN', 'SESSION', 'ORGANIZATIONS_WRITE'],
+  'Mutation.revokeInvitation': ['ADMIN', 'SESSION', 'ORGANIZATIONS_WRITE'],
+  'Mutation.acceptInvitation': ['SESSION'],
+  'Mutation.declineInvitation': ['SESSION'],
   // A partner that timed out may learn from the receipt whether its deletion went through.
   'Query.deletionReceipt': ['ADMIN', 'USERS_DELETE', 'ORGANIZATIONS_DELETE'],
   'Query.events': ['ADMIN'],

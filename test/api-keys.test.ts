@@ -352,16 +352,21 @@ describe('scopes, checked per operation', () => {
       },
     },
     {
+      name: 'UpdateMemberRole',
+      scope: 'ORGANIZATIONS_WRITE',
+      field: 'updateMemberRole',
+      variables: async () => {
+        const organization = await make.organization();
+        const user = await make.user();
+        await make.member(organization.id, user.id);
+        return { input: { organizationId: organization.id, userId: user.id, role: 'ADMIN' } };
+      },
+    },
+    {
       name: 'DeleteOrganization',
       scope: 'ORGANIZATIONS_DELETE',
       field: 'deleteOrganization',
       variables: async () => ({ id: (await make.organization()).id }),
-    },
-    {
-      name: 'CreateSession',
-      scope: 'SESSIONS_WRITE',
-      field: 'createSession',
-      variables: async () => ({ input: { userId: (await make.user()).id } }),
     },
     {
       name: 'TerminateSession',

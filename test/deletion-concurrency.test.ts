@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
+import { Client } from 'pg';
 import {
   AddMemberDocument,
-  CreateSessionDocument,
   DeleteOrganizationDocument,
   DeleteUserDocument,
   GetDeletionReceiptDocument,
@@ -9,9 +9,10 @@ import {
   TerminateSessionDocument,
   ViewerDocument,
 } from '../src/generated/graphql';
+import { CreateSessionDocument } from './generated/graphql';
 import { startTestApp, type TestApp } from './support/app';
 import { seedMemberships, seedOrganizations, seedSessions, seedUsers } from './support/deletion-seed';
-import { errorCode, invariantViolations, ok } from './support/factory';
+import { errorCode, factory, invariantViolations, ok, tableCounts } from './support/factory';
 
 /**
  * Issue 3, "Correctness under concurrency and faults": each scenario runs many rounds
@@ -294,4 +295,67 @@ it('terminateSession racing deleteOrganization(A) on a session in A’s context:
       expect(rows).toEqual([]);
     }
   }
+});
+
+/**
+ * Issue 9: deleteOrganization reads a signed-in caller's role after it holds the
+ * organization row, in a statement of its own. Read in the locking statement, the role
+ * would come from the snapshot taken before the wait: a promotion committed meanwhile
+ * would be refused, and a demotion committed meanwhile would still be allowed to delete.
+ */
+describe("deleteOrganization by a signed-in caller whose role changes while it waits for the organization's lock", () => {
+  async function waitingOnLock(watcher: Client): Promise<void> {
+    for (let attempt = 0; attempt < 500; attempt += 1) {
+      const { rows } = await watcher.query(
+        `SELECT 1 FROM pg_stat_activity
+          WHERE datname = current_database() AND application_name = 'identity-gateway'
+            AND wait_event_type = 'Lock' AND query LIKE '%FROM organizations WHERE id = $1 FOR UPDATE%'`,
+      );
+      if (rows.length > 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    throw new Error('the deletion never waited for the lock');
+  }
+
+  it.each([
+    ['promoted to OWNER meanwhile: the deletion goes through', 'MEMBER', 'OWNER', undefined],
+    ['demoted from OWNER meanwhile: FORBIDDEN, nothing deleted', 'OWNER', 'MEMBER', 'FORBIDDEN'],
+  ] as const)('%s', async (_label, roleBefore, roleAfter, expectedCode) => {
+    const f = factory(app);
+    const organization = await f.organization();
+    await f.member(organization.id, (await f.user()).id, 'OWNER');
+    const caller = await f.signedInMember(organization.id, roleBefore);
+    const locker = new Client({ connectionString: app.databaseUrl, application_name: 'role-change-test' });
+    const watcher = new Client({ connectionString: app.databaseUrl, application_name: 'role-change-watcher' });
+    await locker.connect();
+    await watcher.connect();
+    try {
+      // What updateMemberRole does: lock the organization, change the role; commit only once the deletion waits.
+      await locker.query('BEGIN');
+      await locker.query('SELECT id FROM organizations WHERE id = $1 FOR NO KEY UPDATE', [organization.id]);
+      await locker.query('UPDATE memberships SET role = $3 WHERE organization_id = $1 AND user_id = $2', [
+        organization.id,
+        caller.user.id,
+        roleAfter,
+      ]);
+      const before = await tableCounts(app);
+      const pending = app.gql(DeleteOrganizationDocument, { id: organization.id }, { token: caller.token });
+      await waitingOnLock(watcher);
+      await locker.query('COMMIT');
+      const response = await pending;
+
+      expect(errorCode(response)).toBe(expectedCode);
+      const remaining = await app.sql(`SELECT id FROM organizations WHERE id = $1`, [organization.id]);
+      if (expectedCode) {
+        expect(remaining).toEqual([{ id: organization.id }]);
+        expect(await tableCounts(app)).toEqual(before);
+      } else {
+        expect(ok(response).deleteOrganization.receipt?.actor).toBe(`user:${caller.user.id}`);
+        expect(remaining).toEqual([]);
+      }
+    } finally {
+      await locker.end();
+      await watcher.end();
+    }
+  });
 });

@@ -3,11 +3,12 @@ import {
   DeleteUserDocument,
   EventsDocument,
   GetDeletionReceiptDocument,
+  UpdateMemberRoleDocument,
   ViewerDocument,
 } from '../src/generated/graphql';
 import { startTestApp, type TestApp } from './support/app';
 import { expectedDigest, twoOrganizations } from './support/deletion-fixtures';
-import { databaseSnapshot, errorCode, ok, tableCounts } from './support/factory';
+import { databaseSnapshot, errorCode, factory, ok, tableCounts } from './support/factory';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -88,13 +89,143 @@ describe('deleteUser', () => {
     expect(strip(dry)).toEqual(strip(real));
   });
 
-  it('is admin-only and refuses bad IDs, changing nothing', async () => {
+  it('refuses a signed-in user deleting anyone but themselves (FORBIDDEN, existing or not), and bad IDs, changing nothing', async () => {
     const { solo, tokens } = await twoOrganizations(app);
     const before = await tableCounts(app);
+    // Not even an OWNER may delete a member of their organization; an unknown ID reads the same.
     expect(errorCode(await app.gql(DeleteUserDocument, { id: solo.id }, { token: tokens.owner }))).toBe('FORBIDDEN');
+    expect(errorCode(await app.gql(DeleteUserDocument, { id: solo.id, dryRun: true }, { token: tokens.owner }))).toBe('FORBIDDEN');
+    expect(errorCode(await app.gql(DeleteUserDocument, { id: 'usr_01ARZ3NDEKTSV4RRFFQ69G5FAV' }, { token: tokens.owner }))).toBe(
+      'FORBIDDEN',
+    );
     expect(errorCode(await app.gql(DeleteUserDocument, { id: 'org_01ARZ3NDEKTSV4RRFFQ69G5FAV' }))).toBe('BAD_USER_INPUT');
     expect(errorCode(await app.gql(DeleteUserDocument, { id: 'usr_01ARZ3NDEKTSV4RRFFQ69G5FAV' }))).toBe('NOT_FOUND');
     expect(await tableCounts(app)).toEqual(before);
+  });
+});
+
+describe('deleteUser by the signed-in user themselves (issue 9, self-service erasure)', () => {
+  it('deletes their own account with the same engine: receipt and events name user:<id>, nothing of them is left', async () => {
+    const { acme, solo, tokens } = await twoOrganizations(app);
+    const sessionsBefore = await app.sql<{ id: string }>(
+      `SELECT id FROM sessions WHERE user_id = $1 AND terminated_at IS NULL ORDER BY id`,
+      [solo.id],
+    );
+
+    const payload = ok(await app.gql(DeleteUserDocument, { id: solo.id }, { token: tokens.solo })).deleteUser;
+
+    expect(payload.deletedUserId).toBe(solo.id);
+    expect(payload.removedMemberships.map((m) => m.organizationId)).toEqual([acme.id]);
+    expect(payload.terminatedSessions.map((s) => s.id).sort()).toEqual(sessionsBefore.map((s) => s.id));
+    const receipt = payload.receipt!;
+    expect(receipt).toMatchObject({ kind: 'USER', subjectId: solo.id, actor: `user:${solo.id}`, removedMembershipCount: 1 });
+    expect(receipt.digest).toBe(
+      expectedDigest(
+        'USER',
+        solo.id,
+        payload.terminatedSessions.map((s) => s.id),
+        payload.removedMemberships.map((m) => m.id),
+        [solo.id],
+      ),
+    );
+    // The events of this receipt, written in the same transaction: IDs only.
+    const events = await app.sql<{ type: string; data: Record<string, string> }>(
+      `SELECT type, data FROM events WHERE data->>'receiptId' = $1 ORDER BY type`,
+      [receipt.id],
+    );
+    expect(events.map((e) => e.type)).toEqual([
+      'organization_membership.deleted',
+      ...Array(sessionsBefore.length).fill('session.terminated'),
+      'user.deleted',
+    ]);
+    expect(JSON.stringify(events)).not.toContain(solo.email);
+
+    expect(await app.sql(`SELECT 1 FROM users WHERE id = $1`, [solo.id])).toEqual([]);
+    expect(await app.sql(`SELECT 1 FROM memberships WHERE user_id = $1`, [solo.id])).toEqual([]);
+    expect(await app.sql(`SELECT 1 FROM sessions WHERE user_id = $1`, [solo.id])).toEqual([]);
+    const dump = JSON.stringify(await databaseSnapshot(app));
+    expect(dump).not.toContain(solo.email);
+    expect(dump).not.toContain(solo.name);
+    // The token they used is gone with them.
+    expect((await app.gql(ViewerDocument, {}, { token: tokens.solo })).status).toBe(401);
+    expect(ok(await app.gql(GetDeletionReceiptDocument, { subjectId: solo.id })).deletionReceipt).toEqual(receipt);
+  });
+
+  it('a dry run by themselves shows what would go and writes nothing; they stay signed in', async () => {
+    const { solo, tokens } = await twoOrganizations(app);
+    const before = await databaseSnapshot(app);
+    const dry = ok(await app.gql(DeleteUserDocument, { id: solo.id, dryRun: true }, { token: tokens.solo })).deleteUser;
+    expect(dry).toMatchObject({ deletedUserId: solo.id, dryRun: true, receipt: null });
+    expect(dry.removedMemberships).toHaveLength(1);
+    expect(await databaseSnapshot(app)).toEqual(before);
+    expect(ok(await app.gql(ViewerDocument, {}, { token: tokens.solo })).viewer.kind).toBe('SESSION');
+  });
+});
+
+describe('deleteUser: the last-OWNER guard (issue 9)', () => {
+  it('is CONFLICT listing, sorted, exactly the organizations the user is the last OWNER of; nothing changes', async () => {
+    const f = factory(app);
+    const person = await f.user();
+    // Last OWNER of three (one where they are the only member at all), co-OWNER of one, MEMBER of one.
+    const lastOwned = await Promise.all([f.organization(), f.organization(), f.organization()]);
+    const [coOwned, memberOf] = [await f.organization(), await f.organization()];
+    for (const organization of lastOwned) await f.member(organization.id, person.id, 'OWNER');
+    await f.member(lastOwned[0].id, (await f.user()).id, 'ADMIN');
+    await f.member(lastOwned[1].id, (await f.user()).id, 'MEMBER');
+    await f.member(coOwned.id, person.id, 'OWNER');
+    await f.member(coOwned.id, (await f.user()).id, 'OWNER');
+    await f.member(memberOf.id, person.id, 'MEMBER');
+    await f.member(memberOf.id, (await f.user()).id, 'OWNER');
+    await f.session(person.id);
+    const before = await databaseSnapshot(app);
+
+    for (const dryRun of [false, true]) {
+      const response = await app.gql(DeleteUserDocument, { id: person.id, dryRun });
+      expect(response.data ?? null).toBeNull();
+      expect(response.errors).toHaveLength(1);
+      const [error] = response.errors!;
+      expect(error.extensions).toEqual({ code: 'CONFLICT', organizationIds: lastOwned.map((o) => o.id).sort() });
+      expect(error.message).toMatch(/promote another member to OWNER/);
+      expect(error.message).toMatch(/delete the organization/);
+      expect(error.message).not.toContain(person.email);
+      expect(await databaseSnapshot(app)).toEqual(before);
+    }
+    expect(ok(await app.gql(GetDeletionReceiptDocument, { subjectId: person.id })).deletionReceipt).toBeNull();
+
+    // Resolve each: delete one organization (they are retained: they have others), promote a member in the others.
+    ok(await app.gql(DeleteOrganizationDocument, { id: lastOwned[2].id }));
+    const promote = async (organizationId: string) => {
+      const [{ user_id: userId }] = await app.sql<{ user_id: string }>(
+        `SELECT user_id FROM memberships WHERE organization_id = $1 AND user_id <> $2`,
+        [organizationId, person.id],
+      );
+      ok(await app.gql(UpdateMemberRoleDocument, { input: { organizationId, userId, role: 'OWNER' } }));
+    };
+    await promote(lastOwned[0].id);
+    const stillOne = await app.gql(DeleteUserDocument, { id: person.id });
+    expect(stillOne.errors?.[0]?.extensions).toEqual({ code: 'CONFLICT', organizationIds: [lastOwned[1].id] });
+    await promote(lastOwned[1].id);
+
+    const payload = ok(await app.gql(DeleteUserDocument, { id: person.id })).deleteUser;
+    expect(payload.removedMemberships.map((m) => m.organizationId).sort()).toEqual(
+      [lastOwned[0].id, lastOwned[1].id, coOwned.id, memberOf.id].sort(),
+    );
+    // Every organization that still has members still has an OWNER.
+    expect(
+      await app.sql(
+        `SELECT organization_id FROM memberships GROUP BY organization_id HAVING NOT bool_or(role = 'OWNER')
+          INTERSECT SELECT id FROM organizations WHERE id = ANY($1)`,
+        [[...lastOwned, coOwned, memberOf].map((o) => o.id)],
+      ),
+    ).toEqual([]);
+  });
+
+  it('does not hold back deleteOrganization: its sole OWNER, with no other organization, is deleted with it', async () => {
+    const { acme, owner } = await twoOrganizations(app);
+    expect(errorCode(await app.gql(DeleteUserDocument, { id: owner.id }))).toBe('CONFLICT');
+    const payload = ok(await app.gql(DeleteOrganizationDocument, { id: acme.id })).deleteOrganization;
+    expect(payload.cascadedUsers.map((u) => u.id)).toContain(owner.id);
+    expect(await app.sql(`SELECT 1 FROM users WHERE id = $1`, [owner.id])).toEqual([]);
   });
 });
 
@@ -223,6 +354,23 @@ describe('deleteOrganization', () => {
       'NOT_FOUND',
     );
     expect(await tableCounts(app)).toEqual(before);
+  });
+
+  it("an OWNER deleting their only organization deletes their own account too, and the dry run says so first (README, issue 9)", async () => {
+    const f = factory(app);
+    const organization = await f.organization();
+    const { user: owner, token } = await f.signedInMember(organization.id, 'OWNER');
+    const before = await databaseSnapshot(app);
+
+    const dry = ok(await app.gql(DeleteOrganizationDocument, { id: organization.id, dryRun: true }, { token })).deleteOrganization;
+    expect(dry.cascadedUsers.map((u) => u.id)).toEqual([owner.id]);
+    expect(await databaseSnapshot(app)).toEqual(before);
+
+    const real = ok(await app.gql(DeleteOrganizationDocument, { id: organization.id }, { token })).deleteOrganization;
+    expect(real.cascadedUsers.map((u) => u.id)).toEqual([owner.id]);
+    expect(real.receipt?.actor).toBe(`user:${owner.id}`);
+    expect(await app.sql(`SELECT 1 FROM users WHERE id = $1`, [owner.id])).toEqual([]);
+    expect((await app.gql(ViewerDocument, {}, { token })).status).toBe(401);
   });
 
   it('a dry run writes nothing: no receipt, no events', async () => {

@@ -8,7 +8,9 @@
  *  - no INTERNAL_SERVER_ERROR, no 5xx, no stack trace or SQL text in an error;
  *  - a refused call (and a dry run) changes no row of any table;
  *  - the data invariants hold (see INVARIANTS), and an organization deletion leaves
- *    none of its members without an organization.
+ *    none of its members without an organization;
+ *  - no call leaves an organization that had an OWNER with members but no OWNER, a
+ *    session never runs an admin-only mutation, and deletes no account but its own (issue 9).
  *
  * FUZZ_RUNS raises the number of cases per property (DEFAULT_RUNS at least; the mixed
  * sequences get a third of it). A failure prints fast-check's seed and path and the
@@ -22,8 +24,10 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { domainToASCII } from 'node:url';
 import fc from 'fast-check';
 import { buildSchema } from 'graphql';
+import { canonicalEmailOrNull } from '../src/identity/canonical';
 import { startTestApp, type GraphQLResponse, type TestApp } from './support/app';
 import { factory, INVARIANT_VIOLATIONS, ok, tableFingerprints } from './support/factory';
 
@@ -46,7 +50,7 @@ afterAll(() => app?.close());
 
 const MUTATIONS = {
   createOrganization: `mutation Fuzz($input: CreateOrganizationInput!) {
-    createOrganization(input: $input) { id name externalId domains createdAt }
+    createOrganization(input: $input) { id name externalId domains { domain verified createdAt } createdAt }
   }`,
   createUser: `mutation Fuzz($input: CreateUserInput!) {
     createUser(input: $input) { id email name externalId }
@@ -56,6 +60,9 @@ const MUTATIONS = {
   }`,
   removeMember: `mutation Fuzz($organizationId: ID!, $userId: ID!) {
     removeMember(organizationId: $organizationId, userId: $userId) { id organizationId userId role }
+  }`,
+  updateMemberRole: `mutation Fuzz($input: UpdateMemberRoleInput!) {
+    updateMemberRole(input: $input) { id role createdAt organization { id } user { id } }
   }`,
   createSession: `mutation Fuzz($input: CreateSessionInput!) {
     createSession(input: $input) { token session { id status expiresAt user { id } organization { id } } }
@@ -77,8 +84,23 @@ const MUTATIONS = {
   createApiKey: `mutation Fuzz($input: CreateApiKeyInput!) {
     createApiKey(input: $input) { secret apiKey { id name scopes revokedAt } }
   }`,
+  verifyOrganizationDomain: `mutation Fuzz($organizationId: ID!, $domain: String!) {
+    verifyOrganizationDomain(organizationId: $organizationId, domain: $domain) { domain verified createdAt }
+  }`,
   revokeApiKey: `mutation Fuzz($id: ID!) {
     revokeApiKey(id: $id) { id revokedAt }
+  }`,
+  inviteMember: `mutation Fuzz($input: InviteMemberInput!) {
+    inviteMember(input: $input) { id email role status expiresAt createdAt decidedAt organization { id } }
+  }`,
+  acceptInvitation: `mutation Fuzz($id: ID!) {
+    acceptInvitation(id: $id) { id role createdAt organization { id } user { id } }
+  }`,
+  declineInvitation: `mutation Fuzz($id: ID!) {
+    declineInvitation(id: $id) { id email role status decidedAt organization { id } }
+  }`,
+  revokeInvitation: `mutation Fuzz($id: ID!) {
+    revokeInvitation(id: $id) { id email role status decidedAt organization { id } }
   }`,
 } as const;
 type MutationName = keyof typeof MUTATIONS;
@@ -87,9 +109,9 @@ type MutationName = keyof typeof MUTATIONS;
 // Symbolic values: references to live rows and huge strings, resolved at call time.
 // ---------------------------------------------------------------------------------
 
-const PREFIX = { organization: 'org', user: 'usr', membership: 'mem', session: 'ses', apiKey: 'key' } as const;
+const PREFIX = { organization: 'org', user: 'usr', membership: 'mem', session: 'ses', apiKey: 'key', invitation: 'inv' } as const;
 type IdKind = keyof typeof PREFIX;
-const ALL_PREFIXES = ['org', 'usr', 'mem', 'ses', 'key', 'drc', 'evt'];
+const ALL_PREFIXES = ['org', 'usr', 'mem', 'ses', 'key', 'inv', 'drc', 'evt'];
 
 /** Pools of live values, read from the database before each call. */
 type Pool =
@@ -97,15 +119,24 @@ type Pool =
   | 'deleted' // subjects of deletion receipts: IDs of rows that existed once
   | 'email'
   | 'domain'
+  | 'invitationEmail' // addresses of invitations, as the inviter typed them
   // The signed-in session user's own rows, so that session calls can succeed:
   | 'me'
+  | 'myEmail'
   | 'mySession'
   | 'myOwnedOrganization'
   | 'myMemberOrganization'
+  | 'myAdministeredOrganization'
   | 'myOrganizationMember'
+  | 'myInvitation' // addressed to the session user (canonically), whatever their status
+  | 'myPendingInvitation' // addressed to the session user, pending and unexpired: accept and decline succeed
+  | 'myOrganizationInvitation' // of the organizations the session user OWNs or ADMINisters
   // Both ends of each membership, in the same order: the same pick names one pair.
   | 'membershipOrganization'
-  | 'membershipUser';
+  | 'membershipUser'
+  // Both ends of each organization domain, in the same order.
+  | 'domainOrganization'
+  | 'domainName';
 
 /** How a real value is damaged before it is sent (none: sent as it is). */
 type Forge =
@@ -119,7 +150,12 @@ type Forge =
   | 'padSpaces'
   | 'nul'
   | 'sqlSuffix'
-  | 'fullwidth';
+  | 'fullwidth'
+  // Other spellings of one email address (issue 9: one canonical key):
+  | 'nfd' // Unicode NFD: ü as u + U+0308
+  | 'aLabel' // the domain as its xn-- A-label
+  | 'wide' // every printable ASCII character, '@' and '.' included, in its full-width form
+  | 'upperLocal'; // the local part upper-cased, the domain in NFD
 
 /** A live value, picked from a pool at call time and possibly damaged (`forge`). */
 class Ref {
@@ -170,6 +206,19 @@ function forge(value: string, how: Forge, pick: number): string {
       return `${value}' OR '1'='1`;
     case 'fullwidth':
       return value.replace(/[0-9A-Z]/g, (c) => String.fromCodePoint(c.codePointAt(0)! + 0xfee0));
+    case 'nfd':
+      return value.normalize('NFD');
+    case 'aLabel': {
+      const at = value.lastIndexOf('@');
+      const ascii = domainToASCII(value.slice(at + 1));
+      return ascii ? `${value.slice(0, at + 1)}${ascii}` : value;
+    }
+    case 'wide':
+      return value.replace(/[!-~]/g, (c) => String.fromCodePoint(c.codePointAt(0)! + 0xfee0));
+    case 'upperLocal': {
+      const at = value.lastIndexOf('@');
+      return `${value.slice(0, at).toUpperCase()}@${value.slice(at + 1).normalize('NFD')}`;
+    }
   }
 }
 
@@ -189,9 +238,16 @@ async function liveValues(world: World): Promise<LiveValues> {
        UNION ALL SELECT 'deleted', subject_id FROM deletion_receipts
        UNION ALL SELECT 'email', email FROM users
        UNION ALL SELECT 'domain', domain FROM organization_domains
+       UNION ALL SELECT 'invitation', id FROM invitations
+       UNION ALL SELECT 'invitationEmail', email FROM invitations
+       UNION ALL SELECT 'myEmail', email FROM users WHERE id = $2
        UNION ALL SELECT 'myOrganizationMember', user_id FROM memberships WHERE organization_id = $1
+       UNION ALL SELECT 'myInvitation', i.id FROM invitations i JOIN users u ON u.email_key = i.email_key WHERE u.id = $2
+       UNION ALL SELECT 'myPendingInvitation', i.id FROM invitations i JOIN users u ON u.email_key = i.email_key
+                  WHERE u.id = $2 AND i.status = 'PENDING' AND i.expires_at > now()
+       UNION ALL SELECT 'myOrganizationInvitation', id FROM invitations WHERE organization_id IN ($1, $3)
      ) live ORDER BY pool, value COLLATE "C"`,
-    [world.ownedOrganizationId],
+    [world.ownedOrganizationId, world.userId, world.administeredOrganizationId],
   );
   const pools = {
     organization: [],
@@ -199,16 +255,25 @@ async function liveValues(world: World): Promise<LiveValues> {
     membership: [],
     session: [],
     apiKey: [],
+    invitation: [],
     deleted: [],
     email: [],
     domain: [],
+    invitationEmail: [],
     me: [world.userId],
+    myEmail: [],
     mySession: [world.sessionId],
     myOwnedOrganization: [world.ownedOrganizationId],
     myMemberOrganization: [world.memberOrganizationId],
+    myAdministeredOrganization: [world.administeredOrganizationId],
     myOrganizationMember: [],
+    myInvitation: [],
+    myPendingInvitation: [],
+    myOrganizationInvitation: [],
     membershipOrganization: [],
     membershipUser: [],
+    domainOrganization: [],
+    domainName: [],
   } as Record<Pool, string[]>;
   for (const row of rows) pools[row.pool].push(row.value);
   const memberships = await app.sql<{ organization_id: string; user_id: string }>(
@@ -216,6 +281,11 @@ async function liveValues(world: World): Promise<LiveValues> {
   );
   pools.membershipOrganization = memberships.map((m) => m.organization_id);
   pools.membershipUser = memberships.map((m) => m.user_id);
+  const domains = await app.sql<{ organization_id: string; domain: string }>(
+    `SELECT organization_id, domain FROM organization_domains ORDER BY organization_id, domain COLLATE "C"`,
+  );
+  pools.domainOrganization = domains.map((d) => d.organization_id);
+  pools.domainName = domains.map((d) => d.domain);
   return { pools };
 }
 
@@ -452,6 +522,65 @@ const emailLike = fc.oneof(
   },
 );
 
+/** Spellings of a real address: the same canonical key (issue 9), except the padded one, which is trimmed to it. */
+const emailSpelling = fc.constantFrom<Forge>('none', 'uppercase', 'lowercase', 'nfd', 'aLabel', 'wide', 'upperLocal', 'padSpaces');
+
+/** Domains, valid ones, in odd spellings: U-labels, A-labels, upper case, soft hyphens, ideographic full stops. */
+const UNICODE_DOMAINS = [
+  'münchen.example', 'MÜNCHEN.EXAMPLE', 'xn--mnchen-3ya.example', 'XN--MNCHEN-3YA.example', 'münchen\u3002example',
+  'bücher.example', 'straße.example', 'ελλάδα.example', '例え.テスト', 'exam\u00adple.example', '\u{1f600}.example',
+];
+
+/** Domains UTS #46 refuses, or that are no multi-label host name: BAD_USER_INPUT, and nothing stored. */
+const IDNA_INVALID_DOMAINS = [
+  'xn--a.example', // not Punycode
+  'xn--mnchen-3ya.xn--',
+  'xn--ls8h.xn--ls8h', // decodes, but to a label that is not allowed as a top-level
+  '-lead.example',
+  'trail-.example',
+  'ab--cd.example', // hyphens in the third and fourth positions (CheckHyphens)
+  'a..example',
+  '.example',
+  'example',
+  'example.',
+  '123.456',
+  `${'a'.repeat(64)}.example`, // a label over 63
+  `${'a.'.repeat(127)}example`, // a name over 253
+  'ex_ample.example', // STD3
+  'exa mple.example',
+  'a\u200db.example', // a joiner outside a joining context (CheckJoiners)
+  'אa1.example', // right-to-left label with a left-to-right letter (CheckBidi)
+  '\u0301a.example', // a label that starts with a combining mark
+  '\ufffd.example',
+  '[127.0.0.1]',
+  'ex\ud800ample.example', // a lone surrogate
+];
+
+/** Addresses nobody has yet: Unicode local parts and domains, in any spelling. */
+const freshAddress = fc
+  .tuple(
+    fc.constantFrom('jürgen', 'JÜRGEN', 'Åsa', 'ǅemal', 'straße', 'иван', 'θέμις', 'O\u0308zil', 'ju\u00adergen', 'x.y+z'),
+    fc.ulid(),
+    fc.constantFrom(...UNICODE_DOMAINS),
+    emailSpelling,
+  )
+  .map(([local, id, domain, how]) => forge(`${local}-${id.toLowerCase()}@${domain}`, how, 0));
+
+/** inviteMember's address: existing users' (the session user's among them) and invitees' in other spellings, fresh ones, broken ones. */
+const inviteEmail = fc.oneof(
+  { weight: 3, arbitrary: ref(['email'], emailSpelling) },
+  { weight: 2, arbitrary: ref(['myEmail'], emailSpelling) },
+  { weight: 1, arbitrary: ref(['invitationEmail'], emailSpelling) },
+  { weight: 3, arbitrary: freshAddress },
+  { weight: 2, arbitrary: emailLike },
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(fc.constantFrom('a', 'jürgen', 'x.y+z', 'ＡＢＣ'), fc.constantFrom(...IDNA_INVALID_DOMAINS))
+      .map(([local, domain]) => `${local}@${domain}`),
+  },
+);
+
 /** A text field's plausible value. */
 const text = fc.oneof(
   fc.string({ minLength: 1, maxLength: 30 }),
@@ -470,6 +599,12 @@ const anyPair = fc.record({
   organizationId: realId('organization', ['myOwnedOrganization', 'myMemberOrganization']),
   userId: realId('user', ['me', 'myOrganizationMember']),
 });
+
+/** An invitation ID: mostly from `mine`, now and then any invitation, else hostile. */
+const invitationId = (mine: Pool[]) =>
+  corrupt(fc.record({ id: fc.oneof({ weight: 3, arbitrary: ref(mine) }, { weight: 1, arbitrary: realId('invitation') }) }), {
+    id: hostileId('invitation', mine),
+  });
 
 /** Variables per mutation. */
 const VARIABLES: Record<MutationName, fc.Arbitrary<unknown>> = {
@@ -516,6 +651,20 @@ const VARIABLES: Record<MutationName, fc.Arbitrary<unknown>> = {
     organizationId: hostileId('organization', ['myOwnedOrganization', 'myMemberOrganization']),
     userId: hostileId('user', ['me', 'myOrganizationMember']),
   }),
+  updateMemberRole: fc.record({
+    input: inputObject(
+      corrupt(
+        fc
+          .tuple(fc.oneof({ weight: 3, arbitrary: memberPair }, { weight: 1, arbitrary: anyPair }), role)
+          .map(([pair, memberRole]) => ({ ...pair, role: memberRole })),
+        {
+          organizationId: hostileId('organization', ['myOwnedOrganization', 'myMemberOrganization']),
+          userId: hostileId('user', ['me', 'myOrganizationMember']),
+          role: fc.oneof(hostileValue, fc.constantFrom('owner', 'SUPERUSER', 'OWNER ')),
+        },
+      ),
+    ),
+  }),
   createSession: fc.record({
     input: inputObject(
       corrupt(
@@ -559,6 +708,46 @@ const VARIABLES: Record<MutationName, fc.Arbitrary<unknown>> = {
     ),
   }),
   revokeApiKey: corrupt(fc.record({ id: realId('apiKey') }), { id: hostileId('apiKey') }),
+  verifyOrganizationDomain: corrupt(
+    fc.oneof(
+      // A domain the organization holds, in its stored form or another spelling of it.
+      fc.tuple(pick, fc.constantFrom<Forge>('none', 'none', 'uppercase', 'padSpaces', 'fullwidth')).map(([i, how]) => ({
+        organizationId: new Ref('domainOrganization', i, 'none'),
+        domain: new Ref('domainName', i, how),
+      })),
+      fc.record({ organizationId: realId('organization', ['myOwnedOrganization', 'myMemberOrganization']), domain: domainLike }),
+    ),
+    {
+      organizationId: hostileId('organization', ['myOwnedOrganization', 'myMemberOrganization']),
+      domain: fc.oneof(hostileValue, domainLike),
+    },
+  ),
+  inviteMember: fc.record({
+    input: inputObject(
+      corrupt(
+        fc.record({
+          organizationId: fc.oneof(
+            { weight: 3, arbitrary: ref(['myOwnedOrganization', 'myAdministeredOrganization']) },
+            { weight: 1, arbitrary: realId('organization', ['myMemberOrganization']) },
+          ),
+          email: inviteEmail,
+          role: optional(role),
+        }),
+        {
+          organizationId: hostileId('organization', ['myOwnedOrganization', 'myAdministeredOrganization']),
+          email: fc.oneof(
+            hostileValue,
+            fc.constantFrom('@', 'a@', '@example.com', 'a@b@example.com', 'a@localhost', '\ud800@example.com', 'a\u0000@example.com'),
+          ),
+          role: fc.oneof(hostileValue, fc.constantFrom('owner', 'SUPERUSER', 'MEMBER ')),
+        },
+      ),
+    ),
+  }),
+  // The session user's pending invitations, so that the invitee's calls succeed; decided and others' ones are refused.
+  acceptInvitation: invitationId(['myPendingInvitation', 'myPendingInvitation', 'myInvitation']),
+  declineInvitation: invitationId(['myPendingInvitation', 'myPendingInvitation', 'myInvitation']),
+  revokeInvitation: invitationId(['myOrganizationInvitation']),
 };
 
 /** Now and then the whole variables value is not an object, or is missing. */
@@ -569,14 +758,29 @@ function variablesFor(name: MutationName): fc.Arbitrary<unknown> {
   );
 }
 
-/** Mutations only the admin (or an API key) may call: a session caller is tried less often there. */
-const ADMIN_ONLY = new Set<MutationName>(['createUser', 'createSession', 'deleteUser', 'createApiKey', 'revokeApiKey']);
+/**
+ * Mutations only the admin (or an API key) may call: a session caller is tried less often
+ * there, and never succeeds (runCall checks). Issue 9: addMember and createSession are
+ * provisioning only; deleteUser is open to a session for its own account (runCall checks
+ * that it never deletes anyone else).
+ */
+const ADMIN_ONLY = new Set<MutationName>([
+  'createUser',
+  'addMember',
+  'createSession',
+  'createApiKey',
+  'revokeApiKey',
+  'verifyOrganizationDomain',
+]);
+
+/** Mutations only a signed-in user may call (issue 9: the invitee answers); runCall checks that nobody else succeeds. */
+const SESSION_ONLY = new Set<MutationName>(['acceptInvitation', 'declineInvitation']);
 
 type Caller = 'admin' | 'session' | 'anonymous' | 'bogus';
 const callerFor = (name: MutationName) =>
   fc.oneof(
-    { weight: ADMIN_ONLY.has(name) ? 9 : 6, arbitrary: fc.constant<Caller>('admin') },
-    { weight: ADMIN_ONLY.has(name) ? 2 : 6, arbitrary: fc.constant<Caller>('session') },
+    { weight: ADMIN_ONLY.has(name) ? 9 : SESSION_ONLY.has(name) ? 2 : 6, arbitrary: fc.constant<Caller>('admin') },
+    { weight: ADMIN_ONLY.has(name) ? 2 : SESSION_ONLY.has(name) ? 9 : 6, arbitrary: fc.constant<Caller>('session') },
     { weight: 1, arbitrary: fc.constantFrom<Caller>('anonymous', 'bogus') },
   );
 
@@ -602,6 +806,8 @@ interface World {
   ownedOrganizationId: string;
   /** The session user is a MEMBER there. */
   memberOrganizationId: string;
+  /** The session user is an ADMIN there (an OWNER beside them): invites and revokes all but OWNER invitations. */
+  administeredOrganizationId: string;
 }
 let world: World | undefined;
 
@@ -609,12 +815,16 @@ async function buildWorld(): Promise<World> {
   const f = factory(app);
   const owned = await f.organization();
   const memberOf = await f.organization();
-  const me = await f.user();
+  const administered = await f.organization();
+  // A Unicode address, so that invitations in other spellings of it (NFD, A-label, upper case, full width) reach them.
+  const me = await f.user({ email: `jürgen-${(++invitationSequence).toString(36)}-${Date.now().toString(36)}@münchen.example` });
   await f.member(owned.id, me.id, 'OWNER');
   await f.member(memberOf.id, me.id, 'MEMBER');
+  await f.member(administered.id, me.id, 'ADMIN');
   for (const [organizationId, roles] of [
     [owned.id, ['OWNER', 'ADMIN', 'MEMBER', 'MEMBER']],
     [memberOf.id, ['OWNER', 'MEMBER']],
+    [administered.id, ['OWNER', 'MEMBER']],
   ] as const) {
     for (const memberRole of roles) {
       const user = await f.user();
@@ -623,7 +833,76 @@ async function buildWorld(): Promise<World> {
     }
   }
   const { token, session } = await f.session(me.id, owned.id);
-  return { userId: me.id, sessionId: session.id, token, ownedOrganizationId: owned.id, memberOrganizationId: memberOf.id };
+  return {
+    userId: me.id,
+    sessionId: session.id,
+    token,
+    ownedOrganizationId: owned.id,
+    memberOrganizationId: memberOf.id,
+    administeredOrganizationId: administered.id,
+  };
+}
+
+let invitationSequence = 0;
+const SPELLINGS: Forge[] = ['none', 'uppercase', 'nfd', 'aLabel', 'wide', 'upperLocal'];
+const INVITED_ROLES = ['MEMBER', 'ADMIN', 'OWNER'] as const;
+
+/** Invites `email` as the admin; every third one is then made to have expired (a PENDING row past its expiry). */
+async function seedInvitation(organizationId: string, email: string): Promise<boolean> {
+  const n = ++invitationSequence;
+  const { inviteMember } = ok(
+    await app.gql<{ inviteMember: { id: string } }, unknown>(MUTATIONS.inviteMember, {
+      input: { organizationId, email: forge(email, SPELLINGS[n % SPELLINGS.length], n), role: INVITED_ROLES[n % 3] },
+    } as never),
+  );
+  if (n % 3 !== 0) return true;
+  await app.sql(
+    `UPDATE invitations SET created_at = now() - interval '8 days', expires_at = now() - interval '1 day' WHERE id = $1`,
+    [inviteMember.id],
+  );
+  return false;
+}
+
+/**
+ * Keeps pending invitations to aim at: two addressed to the session user (in other
+ * spellings of their address, from organizations they are not in), and two in each
+ * organization they manage; some expired ones besides.
+ */
+async function topUpInvitations(current: World): Promise<void> {
+  const pending = `i.status = 'PENDING' AND i.expires_at > now()`;
+  const [state] = await app.sql<{ email: string; toMe: number; owned: number; administered: number }>(
+    `SELECT u.email,
+            (SELECT count(*)::int FROM invitations i WHERE i.email_key = u.email_key AND ${pending}) AS "toMe",
+            (SELECT count(*)::int FROM invitations i WHERE i.organization_id = $2 AND ${pending}) AS owned,
+            (SELECT count(*)::int FROM invitations i WHERE i.organization_id = $3 AND ${pending}) AS administered
+       FROM users u WHERE u.id = $1`,
+    [current.userId, current.ownedOrganizationId, current.administeredOrganizationId],
+  );
+  for (let toMe = state.toMe; toMe < 2; ) {
+    const [free] = await app.sql<{ id: string }>(
+      `SELECT o.id FROM organizations o
+        WHERE NOT EXISTS (SELECT 1 FROM memberships m WHERE m.organization_id = o.id AND m.user_id = $1)
+          AND NOT EXISTS (SELECT 1 FROM invitations i JOIN users u ON u.email_key = i.email_key
+                           WHERE u.id = $1 AND i.organization_id = o.id AND ${pending})
+        ORDER BY o.id LIMIT 1`,
+      [current.userId],
+    );
+    let organizationId = free?.id;
+    if (!organizationId) {
+      const f = factory(app);
+      organizationId = (await f.organization()).id;
+      await f.member(organizationId, (await f.user()).id, 'OWNER');
+    }
+    if (await seedInvitation(organizationId, state.email)) toMe += 1;
+  }
+  for (const [organizationId, count] of [
+    [current.ownedOrganizationId, state.owned],
+    [current.administeredOrganizationId, state.administered],
+  ] as const) {
+    for (let n = count; n < 2; ) {
+      if (await seedInvitation(organizationId, `invitee-${invitationSequence}-${Date.now().toString(36)}@bücher.example`)) n += 1;
+    }
+  }
 }
 
 /** Keeps the session user signed in and in both organizations, and enough rows around to aim at. */
@@ -634,11 +913,12 @@ async function ensureWorld(): Promise<World> {
                        WHERE s.id = $1 AND s.terminated_at IS NULL AND s.expires_at > now()) AS "signedIn",
               EXISTS (SELECT 1 FROM memberships a
                         JOIN memberships b ON b.user_id = a.user_id AND b.organization_id = $4
-                       WHERE a.user_id = $2 AND a.organization_id = $3 AND a.role = 'OWNER') AS placed,
+                       WHERE a.user_id = $2 AND a.organization_id = $3 AND a.role = 'OWNER')
+                AND EXISTS (SELECT 1 FROM organizations WHERE id = $5) AS placed,
               (SELECT count(*)::int FROM organizations) AS organizations,
               (SELECT count(*)::int FROM users) AS users,
               (SELECT count(*)::int FROM api_keys WHERE revoked_at IS NULL) AS keys`,
-      [world.sessionId, world.userId, world.ownedOrganizationId, world.memberOrganizationId],
+      [world.sessionId, world.userId, world.ownedOrganizationId, world.memberOrganizationId, world.administeredOrganizationId],
     );
     if (!state.placed || state.organizations < 4 || state.users < 10) {
       world = undefined;
@@ -651,6 +931,7 @@ async function ensureWorld(): Promise<World> {
     }
   }
   world ??= await buildWorld();
+  await topUpInvitations(world);
   return world;
 }
 
@@ -733,6 +1014,188 @@ interface DeletionResult {
   deleteUser?: { deletedUserId: string; dryRun: boolean };
 }
 
+interface InvitationRow {
+  id: string;
+  organization_id: string;
+  email: string;
+  email_key: string;
+  role: string;
+  status: string;
+  /** Not yet past its expiry. */
+  live: boolean;
+}
+interface MembershipRow {
+  id: string;
+  organization_id: string;
+  user_id: string;
+  role: string;
+}
+
+/** What the consent checks compare before and after a call (issue 9). */
+interface ConsentState {
+  invitations: Map<string, InvitationRow>;
+  memberships: Map<string, MembershipRow>;
+  /** The session user's canonical email key (null once they deleted their account). */
+  myKey: string | null;
+  /** Canonical keys of the people a deletion may remove: its target user, or the target organization's members. */
+  deletable: Map<string, string>;
+}
+
+async function consentState(current: World, call: Call, variables: Record<string, unknown> | undefined): Promise<ConsentState> {
+  const invitations = await app.sql<InvitationRow>(
+    `SELECT id, organization_id, email, email_key, role, status, expires_at > now() AS live FROM invitations`,
+  );
+  const memberships = await app.sql<MembershipRow>(`SELECT id, organization_id, user_id, role FROM memberships`);
+  const [me] = await app.sql<{ email_key: string }>(`SELECT email_key FROM users WHERE id = $1`, [current.userId]);
+  // Only well-formed IDs reach this SQL (hostile text, NUL bytes, would fail here rather than at the server).
+  const id = typeof variables?.id === 'string' && /^[a-z]{3}_[0-9A-Z]{26}$/.test(variables.id) ? variables.id : null;
+  const people =
+    id === null
+      ? []
+      : call.mutation === 'deleteUser'
+        ? await app.sql<{ id: string; email_key: string }>(`SELECT id, email_key FROM users WHERE id = $1`, [id])
+        : call.mutation === 'deleteOrganization'
+          ? await app.sql<{ id: string; email_key: string }>(
+              `SELECT u.id, u.email_key FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.organization_id = $1`,
+              [id],
+            )
+          : [];
+  return {
+    invitations: new Map(invitations.map((row) => [row.id, row])),
+    memberships: new Map(memberships.map((row) => [row.id, row])),
+    myKey: me?.email_key ?? null,
+    deletable: new Map(people.map((row) => [row.id, row.email_key])),
+  };
+}
+
+const MANAGERS = new Set(['OWNER', 'ADMIN']);
+
+/**
+ * Issue 9, consent: nobody becomes a member but by the admin's or a key's addMember, by
+ * creating an organization, or by accepting an invitation addressed to them; an invitation
+ * is created only by inviteMember, under the canonical key of the address sent, is decided
+ * at most once, by the invitee (accept, decline) or a manager of its organization (revoke),
+ * and disappears only with its organization or with the person it is addressed to.
+ */
+async function checkConsent(
+  call: Call,
+  current: World,
+  variables: Record<string, unknown> | undefined,
+  data: Record<string, unknown> | null | undefined,
+  refused: boolean,
+  before: ConsentState,
+  context: () => string,
+): Promise<void> {
+  const fail = (why: string): never => {
+    throw new Error(`${why}\n  call: ${context()}`);
+  };
+  const after = await consentState(current, call, variables);
+  const succeeded = !refused && !!data;
+  const roleOf = (organizationId: string, userId: string) =>
+    [...before.memberships.values()].find((m) => m.organization_id === organizationId && m.user_id === userId)?.role ?? null;
+  const sessionMayManage = (organizationId: string, invitedRole: string) => {
+    const mine = roleOf(organizationId, current.userId);
+    return mine !== null && MANAGERS.has(mine) && (invitedRole !== 'OWNER' || mine === 'OWNER');
+  };
+
+  // Invitations that went: only with their organization or their addressee.
+  const deletion = (data as DeletionResult | null | undefined) ?? {};
+  const goneOrganization =
+    succeeded && deletion.deleteOrganization && !deletion.deleteOrganization.dryRun ? deletion.deleteOrganization.deletedOrganizationId : null;
+  const goneUsers = new Set<string>(
+    succeeded && deletion.deleteUser && !deletion.deleteUser.dryRun
+      ? [deletion.deleteUser.deletedUserId]
+      : goneOrganization
+        ? deletion.deleteOrganization!.cascadedUsers.map((user) => user.id)
+        : [],
+  );
+  const goneKeys = new Set([...goneUsers].map((id) => before.deletable.get(id) ?? fail(`deleted user ${id} was not the target`)));
+  for (const [id, row] of before.invitations) {
+    if (!after.invitations.has(id) && row.organization_id !== goneOrganization && !goneKeys.has(row.email_key)) {
+      fail(`invitation ${id} disappeared without its organization or its addressee`);
+    }
+  }
+  for (const row of after.invitations.values()) {
+    if (row.organization_id === goneOrganization) fail(`invitation ${row.id} outlived its organization`);
+    if (goneKeys.has(row.email_key)) fail(`invitation ${row.id} outlived the person it is addressed to`);
+  }
+
+  // Status changes: from PENDING only, and each by the one call that may make it.
+  const changed = [...after.invitations.values()].filter((row) => before.invitations.has(row.id) && before.invitations.get(row.id)!.status !== row.status);
+  for (const row of changed) {
+    const was = before.invitations.get(row.id)!;
+    if (was.status !== 'PENDING') fail(`invitation ${row.id} was decided twice: ${was.status} -> ${row.status}`);
+    const transition = `${row.status}:${call.mutation}`;
+    const addressed = succeeded && variables?.id === row.id && was.live;
+    switch (transition) {
+      case 'ACCEPTED:acceptInvitation':
+      case 'DECLINED:declineInvitation':
+        if (!addressed || call.as !== 'session' || was.email_key !== before.myKey) fail(`invitation ${row.id} ${row.status} by someone else`);
+        break;
+      case 'REVOKED:revokeInvitation':
+        if (!addressed || (call.as === 'session' && !sessionMayManage(was.organization_id, was.role))) {
+          fail(`invitation ${row.id} revoked by someone who may not`);
+        }
+        break;
+      case 'EXPIRED:inviteMember':
+        if (!succeeded || was.live) fail(`invitation ${row.id} marked EXPIRED before its time`);
+        break;
+      default:
+        fail(`invitation ${row.id} became ${row.status} by ${call.mutation}`);
+    }
+  }
+  for (const row of after.invitations.values()) {
+    const was = before.invitations.get(row.id);
+    if (was && (was.organization_id !== row.organization_id || was.email !== row.email || was.email_key !== row.email_key || was.role !== row.role)) {
+      fail(`invitation ${row.id} was rewritten`);
+    }
+  }
+  if (changed.length > 1) fail(`one call decided ${changed.length} invitations`);
+
+  // New invitations: one, by a successful inviteMember, as sent.
+  const created = [...after.invitations.values()].filter((row) => !before.invitations.has(row.id));
+  if (created.length > 0) {
+    const input = (variables?.input ?? {}) as { organizationId?: unknown; email?: unknown; role?: unknown };
+    const invitation = (data as { inviteMember?: { id: string } } | null | undefined)?.inviteMember;
+    if (call.mutation !== 'inviteMember' || !succeeded || created.length !== 1 || created[0].id !== invitation?.id) {
+      fail(`invitations created by ${call.mutation}: ${brief(created.map((row) => row.id))}`);
+    }
+    const [row] = created;
+    const expected = typeof input.email === 'string' ? canonicalEmailOrNull(input.email) : null;
+    if (expected === null || row.email_key !== expected.key || row.email !== expected.display) {
+      fail(`invitation ${row.id} stored as ${brief([row.email, row.email_key])}, not the canonical form of the address sent`);
+    }
+    if (row.organization_id !== input.organizationId || row.role !== (input.role ?? 'MEMBER') || row.status !== 'PENDING' || !row.live) {
+      fail(`invitation ${row.id} stored as ${brief(row)}`);
+    }
+    if (call.as === 'session' && !sessionMayManage(row.organization_id, row.role)) fail(`a session invited to ${row.organization_id} without managing it`);
+    const members = [...before.memberships.values()].filter((m) => m.organization_id === row.organization_id).map((m) => m.user_id);
+    const [taken] = await app.sql<{ member: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM users WHERE id = ANY($1::varchar[]) AND email_key = $2) AS member`,
+      [members, row.email_key],
+    );
+    if (taken.member) fail(`invitation ${row.id} addressed to a member of its organization already`);
+  }
+
+  // New memberships: by addMember or createOrganization, or the invitee's own by acceptInvitation; a session adds only itself.
+  const joined = [...after.memberships.values()].filter((row) => !before.memberships.has(row.id));
+  for (const row of joined) {
+    if (!succeeded || !['addMember', 'createOrganization', 'acceptInvitation'].includes(call.mutation)) {
+      fail(`membership ${row.id} created by ${call.mutation}`);
+    }
+    if (call.as === 'session' && row.user_id !== current.userId) fail(`a session made ${row.user_id} a member of ${row.organization_id}`);
+    if (call.mutation === 'acceptInvitation') {
+      const accepted = changed.find((invitation) => invitation.status === 'ACCEPTED');
+      if (!accepted || joined.length !== 1 || accepted.organization_id !== row.organization_id || accepted.role !== row.role) {
+        fail(`membership ${row.id} does not match the invitation accepted`);
+      }
+      if ((data as { acceptInvitation?: { id: string } }).acceptInvitation?.id !== row.id) fail(`acceptInvitation answered another membership`);
+    }
+  }
+  if (call.mutation === 'acceptInvitation' && succeeded && joined.length !== 1) fail('an accepted invitation made nobody a member');
+  if (SESSION_ONLY.has(call.mutation) && succeeded && call.as !== 'session') fail(`${call.as} ran the invitee's ${call.mutation}`);
+}
+
 /** Runs one call and checks everything that must hold around it. */
 async function runCall(call: Call): Promise<'succeeded' | 'refused'> {
   const current = await ensureWorld();
@@ -751,6 +1214,12 @@ async function runCall(call: Call): Promise<'succeeded' | 'refused'> {
       )
     : [];
 
+  // Organizations that have an OWNER now: no call may leave one of them with members but no OWNER (issue 9).
+  const owned = (await app.sql<{ id: string }>(`SELECT DISTINCT organization_id AS id FROM memberships WHERE role = 'OWNER'`)).map(
+    (row) => row.id,
+  );
+
+  const consentBefore = await consentState(current, call, variables);
   const before = await tableFingerprints(app);
   const response = await app.gql(MUTATIONS[call.mutation], variables as never, { token: tokenFor(call.as, current) });
   checkResponse(response, context);
@@ -765,6 +1234,21 @@ async function runCall(call: Call): Promise<'succeeded' | 'refused'> {
       throw new Error(`a ${refused ? 'refused call' : 'dry run'} changed rows in ${changed.join(', ')}\n  call: ${context()}\n  errors: ${brief(response.errors)}`);
     }
   }
+
+  if (!refused && call.as === 'session') {
+    if (ADMIN_ONLY.has(call.mutation)) throw new Error(`a session ran the admin-only ${call.mutation}\n  call: ${context()}`);
+    const deletedUserId = data?.deleteUser?.deletedUserId;
+    if (deletedUserId !== undefined && deletedUserId !== current.userId) {
+      throw new Error(`a session deleted another user\n  call: ${context()}`);
+    }
+  }
+  const ownerless = await app.sql<{ id: string }>(
+    `SELECT o.id FROM unnest($1::varchar[]) AS o(id)
+      WHERE EXISTS (SELECT 1 FROM memberships m WHERE m.organization_id = o.id)
+        AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.organization_id = o.id AND m.role = 'OWNER')`,
+    [owned],
+  );
+  if (ownerless.length > 0) throw new Error(`organizations lost their last OWNER: ${brief(ownerless)}\n  call: ${context()}`);
 
   const deletion = data?.deleteOrganization;
   if (!refused && deletion && !deletion.dryRun) {
@@ -787,6 +1271,7 @@ async function runCall(call: Call): Promise<'succeeded' | 'refused'> {
     if (unaccounted.length > 0) throw new Error(`members neither retained nor cascaded: ${brief(unaccounted)}\n  call: ${context()}`);
   }
 
+  await checkConsent(call, current, variables, response.data as Record<string, unknown> | null | undefined, refused, consentBefore, context);
   await checkInvariants(context());
   if (process.env.FUZZ_VERBOSE) {
     const key = `${call.mutation} ${call.as} ${refused ? response.errors!.map((e) => `${e.extensions?.code}:${e.message.slice(0, 70)}`).join(',') : 'OK'}`;

@@ -4,10 +4,10 @@ import { Client } from 'pg';
 import {
   AddMemberDocument,
   CreateOrganizationDocument,
-  CreateSessionDocument,
   CreateUserDocument,
   DeleteOrganizationDocument,
 } from '../src/generated/graphql';
+import { CreateSessionDocument } from './generated/graphql';
 import { BODY_LIMIT_BYTES } from '../src/http/server';
 import { startTestApp, type TestApp } from './support/app';
 import { accepts, startServerProcess, type ServerProcess } from './support/server-process';

@@ -1,5 +1,6 @@
 import { AddMemberDocument, GetOrganizationDocument, RemoveMemberDocument, type MembershipRole } from '../src/generated/graphql';
 import { startTestApp, type TestApp } from './support/app';
+import { asKey, createApiKey } from './support/keys';
 import { errorCode, expectRefused, factory, fieldsOf, ok, tableCounts, UNKNOWN_ORGANIZATION, UNKNOWN_USER } from './support/factory';
 
 let app: TestApp;
@@ -55,23 +56,17 @@ describe('addMember', () => {
     expect(await membershipRow(organization.id, user.id)).toEqual([{ id: membership.id, role: 'OWNER' }]);
   });
 
-  it.each<[MembershipRole, MembershipRole]>([
-    ['OWNER', 'OWNER'],
-    ['OWNER', 'ADMIN'],
-    ['OWNER', 'MEMBER'],
-    ['ADMIN', 'ADMIN'],
-    ['ADMIN', 'MEMBER'],
-  ])('an %s of the organization may add a %s', async (callerRole, role) => {
-    const { organization, caller, target } = await scene(callerRole);
+  it('an API key with ORGANIZATIONS_WRITE may add a member (server-side provisioning)', async () => {
+    const f = factory(app);
+    const organization = await f.organization();
+    const user = await f.user();
+    const key = await createApiKey(app, ['ORGANIZATIONS_WRITE']);
     const membership = ok(
-      await app.gql(
-        AddMemberDocument,
-        { input: { organizationId: organization.id, userId: target.id, role } },
-        { token: caller.token },
-      ),
+      await asKey<{ addMember: { id: string } }>(app, key.secret, 'AddMember', {
+        input: { organizationId: organization.id, userId: user.id, role: 'ADMIN' },
+      }),
     ).addMember;
-    expect(membership).toMatchObject({ role, user: { id: target.id }, organization: { id: organization.id } });
-    expect(await membershipRow(organization.id, target.id)).toEqual([{ id: membership.id, role }]);
+    expect(await membershipRow(organization.id, user.id)).toEqual([{ id: membership.id, role: 'ADMIN' }]);
   });
 
   async function expectRefusedAdd(
@@ -83,27 +78,39 @@ describe('addMember', () => {
     return expectRefused(app, AddMemberDocument, { input }, { token, code, status });
   }
 
-  it('a MEMBER of the organization gets FORBIDDEN and nothing is written', async () => {
-    const { organization, caller, target } = await scene('MEMBER');
-    await expectRefusedAdd(caller.token, { organizationId: organization.id, userId: target.id }, 'FORBIDDEN');
+  // Issue 9, "Add, then delete": adding someone without their consent is refused to every
+  // signed-in user, whatever their role; they invite instead, and the message says so.
+  it.each<[MembershipRole, MembershipRole]>([
+    ['OWNER', 'OWNER'],
+    ['OWNER', 'ADMIN'],
+    ['OWNER', 'MEMBER'],
+    ['ADMIN', 'ADMIN'],
+    ['ADMIN', 'MEMBER'],
+    ['MEMBER', 'MEMBER'],
+  ])('a signed-in %s adding a %s gets FORBIDDEN naming inviteMember, and nothing is written', async (callerRole, role) => {
+    const { organization, caller, target } = await scene(callerRole);
+    const response = await expectRefusedAdd(caller.token, { organizationId: organization.id, userId: target.id, role }, 'FORBIDDEN');
+    expect(response.errors?.[0]?.message).toMatch(/\binviteMember\b/);
     expect(await membershipRow(organization.id, target.id)).toEqual([]);
   });
 
-  it('an ADMIN granting OWNER gets FORBIDDEN and nothing is written', async () => {
-    const { organization, caller, target } = await scene('ADMIN');
-    await expectRefusedAdd(caller.token, { organizationId: organization.id, userId: target.id, role: 'OWNER' }, 'FORBIDDEN');
-    expect(await membershipRow(organization.id, target.id)).toEqual([]);
-  });
-
-  it('a caller who is not a member gets NOT_FOUND (the organization is not confirmed) and nothing is written', async () => {
+  it('a signed-in caller who is not a member gets the same FORBIDDEN, whether the organization exists or not', async () => {
     const { organization, target } = await scene('OWNER');
     const stranger = await outsider();
-    const known = await expectRefusedAdd(stranger.token, { organizationId: organization.id, userId: target.id }, 'NOT_FOUND');
-    const unknown = await expectRefusedAdd(stranger.token, { organizationId: UNKNOWN_ORGANIZATION, userId: target.id }, 'NOT_FOUND');
-    // The same answer whether the organization exists or not.
-    expect(known.errors?.[0]?.message.replace(organization.id, '<id>')).toBe(
-      unknown.errors?.[0]?.message.replace(UNKNOWN_ORGANIZATION, '<id>'),
-    );
+    const known = await expectRefusedAdd(stranger.token, { organizationId: organization.id, userId: target.id }, 'FORBIDDEN');
+    const unknown = await expectRefusedAdd(stranger.token, { organizationId: UNKNOWN_ORGANIZATION, userId: target.id }, 'FORBIDDEN');
+    expect(known.errors?.[0]?.message).toBe(unknown.errors?.[0]?.message);
+    expect(known.errors?.[0]?.message).not.toContain(organization.id);
+  });
+
+  it('an API key without ORGANIZATIONS_WRITE gets a plain FORBIDDEN (the hint is for signed-in users)', async () => {
+    const { organization, target } = await scene('OWNER');
+    const key = await createApiKey(app, ['USERS_READ', 'SESSIONS_WRITE', 'ORGANIZATIONS_DELETE']);
+    const before = await tableCounts(app);
+    const response = await asKey(app, key.secret, 'AddMember', { input: { organizationId: organization.id, userId: target.id } });
+    expect(errorCode(response)).toBe('FORBIDDEN');
+    expect(response.errors?.[0]?.message).not.toMatch(/inviteMember/);
+    expect(await tableCounts(app)).toEqual(before);
   });
 
   it('refuses a duplicate membership with CONFLICT, whatever the role, and writes nothing', async () => {
@@ -117,7 +124,8 @@ describe('addMember', () => {
     const { organization, caller, target } = await scene('OWNER');
     await expectRefusedAdd(app.adminKey, { organizationId: UNKNOWN_ORGANIZATION, userId: target.id }, 'NOT_FOUND');
     await expectRefusedAdd(app.adminKey, { organizationId: organization.id, userId: UNKNOWN_USER }, 'NOT_FOUND');
-    await expectRefusedAdd(caller.token, { organizationId: organization.id, userId: UNKNOWN_USER }, 'NOT_FOUND');
+    // A signed-in caller learns nothing about IDs either: FORBIDDEN before anything is looked up.
+    await expectRefusedAdd(caller.token, { organizationId: organization.id, userId: UNKNOWN_USER }, 'FORBIDDEN');
   });
 
   it.each([
@@ -147,7 +155,7 @@ describe('addMember', () => {
 
   it('is visible on Organization.memberships straight away', async () => {
     const { organization, caller, target } = await scene('ADMIN');
-    ok(await app.gql(AddMemberDocument, { input: { organizationId: organization.id, userId: target.id } }, { token: caller.token }));
+    ok(await app.gql(AddMemberDocument, { input: { organizationId: organization.id, userId: target.id } }));
     const page = ok(await app.gql(GetOrganizationDocument, { id: organization.id }, { token: caller.token })).organization!
       .memberships;
     expect(page.totalCount).toBe(2);

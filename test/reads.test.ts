@@ -35,8 +35,9 @@ async function seed(app: TestApp, shape: Shape): Promise<void> {
     params.slice(0, 1),
   );
   await app.sql(
-    `INSERT INTO users (id, email)
-     SELECT 'usr_' || lpad(u::text, 26, '0'), 'user' || u || '@example.com' FROM generate_series(1, $1::int * $2::int) u`,
+    `INSERT INTO users (id, email, email_key)
+     SELECT 'usr_' || lpad(u::text, 26, '0'), 'user' || u || '@example.com', 'user' || u || '@example.com'
+       FROM generate_series(1, $1::int * $2::int) u`,
     params.slice(0, 2),
   );
   await app.sql(

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
+import { CreateSessionDocument } from './generated/graphql';
 import {
-  CreateSessionDocument,
   GetUserSessionsDocument,
   ListOrganizationsDocument,
   TerminateSessionDocument,
@@ -8,6 +8,8 @@ import {
   type SessionStatus,
 } from '../src/generated/graphql';
 import { startTestApp, type TestApp } from './support/app';
+import { createApiKey } from './support/keys';
+import { trustedDocuments } from './support/protocol';
 import { errorCode, expectRefused, factory, fieldsOf, ok, tableCounts, UNKNOWN_ORGANIZATION, UNKNOWN_SESSION, UNKNOWN_USER } from './support/factory';
 
 let app: TestApp;
@@ -136,6 +138,14 @@ describe('createSession', () => {
     const { token } = await f.session(user.id, organization.id);
     await expectRefusedCreate(token, { userId: user.id }, 'FORBIDDEN');
     await expectRefusedCreate(token, { userId: user.id, organizationId: organization.id }, 'FORBIDDEN');
+  });
+
+  it('is refused to every API key, even one holding every scope: CreateSession is no trusted operation (issue 9)', async () => {
+    const user = await factory(app).user();
+    const key = await createApiKey(app, ['USERS_READ', 'USERS_WRITE', 'USERS_DELETE', 'ORGANIZATIONS_READ', 'ORGANIZATIONS_WRITE', 'ORGANIZATIONS_DELETE', 'SESSIONS_WRITE']);
+    expect(trustedDocuments.filter((document) => /\bcreateSession\b/.test(document.text))).toEqual([]);
+    // The document sent as text is not a trusted one: 403 before anything runs, nothing written.
+    await expectRefusedCreate(key.secret, { userId: user.id }, 'FORBIDDEN', 403);
   });
 
   it('requires credentials: UNAUTHENTICATED with HTTP 401', async () => {

@@ -28,7 +28,8 @@ describe('createUser', () => {
   });
 
   it.each([
-    ['a malformed email', { email: 'not-an-email' }, 'email'],
+    // Checked by src/identity/canonical.ts in the service, which names the input path.
+    ['a malformed email', { email: 'not-an-email' }, 'input.email'],
     ['an over-long email', { email: `${'a'.repeat(320)}@example.com` }, 'email'],
     ['an empty name', { email: 'x1@example.com', name: '' }, 'name'],
     ['a blank name', { email: 'x2@example.com', name: '   ' }, 'name'],

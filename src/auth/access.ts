@@ -1,3 +1,4 @@
+import { ApiKeyScope } from '../api-keys/api-key.entity';
 import { AppError } from '../errors';
 import { MembershipRole } from '../memberships/membership.entity';
 import type { Loaders } from '../http/loaders';
@@ -93,5 +94,150 @@ export function authorizeOrganizationDeletion(
   if (callerRole === null) throw AppError.notFound('Organization', organizationId);
   if (callerRole !== MembershipRole.OWNER) {
     throw AppError.forbidden('Only an OWNER of the organization can delete it');
+  }
+}
+
+/**
+ * updateMemberRole (issue 9), for a member whose role is `fromRole` and is to become
+ * `toRole`. The admin and API keys (ORGANIZATIONS_WRITE, checked by @Authorized) may
+ * change any role. A session caller: not a member of the organization, NOT_FOUND (it is
+ * not confirmed); a MEMBER, FORBIDDEN; an ADMIN, between ADMIN and MEMBER only, never to
+ * or from OWNER; an OWNER, any change. Whether the last OWNER may be demoted is not a
+ * question of who asks: the service refuses that (CONFLICT) for every caller.
+ */
+export function authorizeRoleChange(
+  principal: Principal,
+  callerRole: MembershipRole | null,
+  organizationId: string,
+  fromRole: MembershipRole,
+  toRole: MembershipRole,
+): void {
+  if (principal.kind !== ViewerKind.SESSION) return;
+  if (callerRole === null) throw AppError.notFound('Organization', organizationId);
+  if (!MEMBER_MANAGERS.has(callerRole)) {
+    throw AppError.forbidden("Only an OWNER or ADMIN of the organization can change its members' roles");
+  }
+  if ((fromRole === MembershipRole.OWNER || toRole === MembershipRole.OWNER) && callerRole !== MembershipRole.OWNER) {
+    throw AppError.forbidden('Only an OWNER can grant or remove the OWNER role');
+  }
+}
+
+/**
+ * deleteUser (issue 9, self-service erasure): the admin and keys with USERS_DELETE
+ * (checked by @Authorized) may delete anyone; a signed-in user only their own account.
+ * Anyone else is FORBIDDEN whether or not that account exists, so the answer confirms nothing.
+ */
+export function authorizeUserDeletion(principal: Principal, userId: string): void {
+  if (principal.kind !== ViewerKind.SESSION || principal.userId === userId) return;
+  throw AppError.forbidden('A signed-in user can delete only their own account');
+}
+
+/**
+ * Operations that @Authorized keeps from signed-in users although another operation
+ * serves them, and what their FORBIDDEN message points to instead (src/http/schema.ts's
+ * authChecker sends it). Keyed by `<Type>.<field>`.
+ */
+const SESSION_REFUSAL_HINTS: Readonly<Record<string, string>> = {
+  // Issue 9, consent: nobody is made a member of an organization without accepting.
+  'Mutation.addMember':
+    'Signed-in users bring people in by invitation: use inviteMember. addMember is for the platform admin and API keys with ORGANIZATIONS_WRITE',
+};
+
+/** The FORBIDDEN message for a session caller refused `operation` (`Mutation.addMember`), if it has one. */
+export function sessionRefusalHint(operation: string): string | undefined {
+  return Object.hasOwn(SESSION_REFUSAL_HINTS, operation) ? SESSION_REFUSAL_HINTS[operation] : undefined;
+}
+
+/**
+ * inviteMember (issue 9): may the caller invite someone with `role` into an organization
+ * where the caller's own role is `callerRole` (null: not a member)? The admin and API keys
+ * (ORGANIZATIONS_WRITE, checked by @Authorized) may. A session caller who is not a member
+ * gets NOT_FOUND for the organization, as if it did not exist; a MEMBER, FORBIDDEN; an
+ * ADMIN may invite ADMINs and MEMBERs but not an OWNER; an OWNER may invite any role.
+ */
+export function authorizeInvitationManagement(
+  principal: Principal,
+  callerRole: MembershipRole | null,
+  organizationId: string,
+  role: MembershipRole,
+): void {
+  authorizeInvitationManager(principal, callerRole, role, () => AppError.notFound('Organization', organizationId));
+}
+
+/**
+ * revokeInvitation (issue 9): the same rule as inviting, for the invitation's role: an
+ * ADMIN cannot withdraw an OWNER's invitation, since they could not have made it. A
+ * session caller who is not a member gets NOT_FOUND for the invitation, so neither it nor
+ * its organization is confirmed.
+ */
+export function authorizeInvitationRevocation(
+  principal: Principal,
+  callerRole: MembershipRole | null,
+  invitationId: string,
+  role: MembershipRole,
+): void {
+  authorizeInvitationManager(principal, callerRole, role, () => AppError.notFound('Invitation', invitationId));
+}
+
+function authorizeInvitationManager(
+  principal: Principal,
+  callerRole: MembershipRole | null,
+  role: MembershipRole,
+  hidden: () => AppError,
+): void {
+  if (principal.kind !== ViewerKind.SESSION) return;
+  if (callerRole === null) throw hidden();
+  if (!MEMBER_MANAGERS.has(callerRole)) {
+    throw AppError.forbidden("Only an OWNER or ADMIN of the organization can manage its invitations");
+  }
+  if (role === MembershipRole.OWNER && callerRole !== MembershipRole.OWNER) {
+    throw AppError.forbidden('Only an OWNER can invite an OWNER or revoke an invitation to be OWNER');
+  }
+}
+
+/**
+ * acceptInvitation and declineInvitation (issue 9): only the invitee, the signed-in user
+ * whose canonical email key (`callerEmailKey`) is the invitation's. Anyone else gets
+ * NOT_FOUND, the same answer as for an invitation that does not exist.
+ */
+export function authorizeInvitationResponse(
+  principal: Principal,
+  callerEmailKey: string | null,
+  invitationId: string,
+  invitationEmailKey: string,
+): void {
+  if (principal.kind === ViewerKind.SESSION && callerEmailKey !== null && callerEmailKey === invitationEmailKey) return;
+  throw AppError.notFound('Invitation', invitationId);
+}
+
+/**
+ * Organization.invitations: the admin, keys with ORGANIZATIONS_READ, and the organization's
+ * OWNERs and ADMINs see its invitations; everyone else an empty list.
+ */
+export function canListInvitations(principal: Principal, callerRole: MembershipRole | null): boolean {
+  switch (principal.kind) {
+    case ViewerKind.ADMIN:
+      return true;
+    case ViewerKind.API_KEY:
+      return principal.scopes.has(ApiKeyScope.ORGANIZATIONS_READ);
+    case ViewerKind.SESSION:
+      return callerRole !== null && MEMBER_MANAGERS.has(callerRole);
+  }
+}
+
+/**
+ * Invitation.email (issue 9): personal data, seen only by the inviting organization's
+ * OWNERs and ADMINs and by the platform admin. API keys and the invitee read null (the
+ * invitee knows their own address; a key has no need of it: an app that sends the
+ * invitation email reads it with its admin key).
+ */
+export function canSeeInvitationEmail(principal: Principal, callerRole: MembershipRole | null): boolean {
+  switch (principal.kind) {
+    case ViewerKind.ADMIN:
+      return true;
+    case ViewerKind.API_KEY:
+      return false;
+    case ViewerKind.SESSION:
+      return callerRole !== null && MEMBER_MANAGERS.has(callerRole);
   }
 }

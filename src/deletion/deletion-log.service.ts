@@ -1,11 +1,10 @@
 import type { EntityManager } from 'typeorm';
 import { AppError } from '../errors';
 import { isId } from '../ids';
+import { EVENT_TYPES, isEventType } from '../outbox';
 import type { Page } from '../pagination';
 import { toReceipt } from './deletion.service';
 import type { DeletionReceipt, Event } from './deletion.types';
-
-export const EVENT_TYPES = ['user.deleted', 'organization.deleted', 'organization_membership.deleted', 'session.terminated'];
 
 const CURSOR = /^e1:(\d{1,20}):(\d{1,20})$/;
 
@@ -37,7 +36,7 @@ export class DeletionLogService {
     manager: EntityManager,
     args: { first: number; after?: string | null; types?: string[] | null },
   ): Promise<Page<Event>> {
-    const unknown = (args.types ?? []).filter((type) => !EVENT_TYPES.includes(type));
+    const unknown = (args.types ?? []).filter((type) => !isEventType(type));
     if (unknown.length > 0) {
       throw AppError.badInput('types', `Unknown event types: ${unknown.join(', ')}; known: ${EVENT_TYPES.join(', ')}`);
     }

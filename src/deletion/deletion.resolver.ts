@@ -81,10 +81,12 @@ export class DeletionResolver {
     }
   }
 
-  @Authorized<AccessRule>(ViewerKind.ADMIN, ApiKeyScope.USERS_DELETE)
+  @Authorized<AccessRule>(ViewerKind.ADMIN, ViewerKind.SESSION, ApiKeyScope.USERS_DELETE)
   @Mutation(() => DeleteUserPayload, {
     description:
       "Terminates the user's active sessions, removes their memberships and permanently deletes the account. " +
+      'The admin, an API key with USERS_DELETE, or a signed-in user for their own account. ' +
+      'CONFLICT, with extensions.organizationIds, while the user is the last OWNER of an organization. ' +
       'With dryRun the same work runs and is rolled back.',
   })
   async deleteUser(

@@ -1,11 +1,19 @@
 import type { EntityManager } from 'typeorm';
-import { authorizeOrganizationDeletion } from '../auth/access';
+import { authorizeOrganizationDeletion, authorizeUserDeletion } from '../auth/access';
 import { actorOf, ViewerKind, type Principal } from '../auth/principal';
-import { AppError } from '../errors';
+import { roleIn } from '../database/locks';
+import { AppError, retryTransaction } from '../errors';
 import { newId, parseId } from '../ids';
-import type { MembershipRole, RemovedMembership } from '../memberships/membership.entity';
+import type { RemovedMembership } from '../memberships/membership.entity';
 import type { TerminatedSession } from '../sessions/session.entity';
-import { DELETE_ORGANIZATION, DELETE_USER, LOCK_MEMBERS, LOCK_ORGANIZATION, LOCK_USER } from './deletion.sql';
+import {
+  DELETE_ORGANIZATION,
+  DELETE_USER,
+  LOCK_MEMBERS,
+  LOCK_ORGANIZATION,
+  LOCK_OWNED_ORGANIZATIONS,
+  LOCK_USER,
+} from './deletion.sql';
 import {
   DeletionKind,
   type DeleteOrganizationPayload,
@@ -46,6 +54,10 @@ interface DeletionRow {
   removed_memberships: RemovedMembership[] | null;
   cascaded_users?: string[] | null;
   retained_user_ids?: string[] | null;
+  /** DELETE_USER only: organizations the user is the last OWNER of, sorted. */
+  last_owned_organization_ids?: string[];
+  /** DELETE_USER only: every organization the user is an OWNER of. */
+  owned_organization_ids?: string[];
 }
 
 export function toReceipt(row: ReceiptRow): DeletionReceipt {
@@ -84,6 +96,8 @@ export class DeletionService {
     lists: ListSelection,
   ): Promise<UserDeletion> {
     const userId = parseId('user', id, 'id');
+    authorizeUserDeletion(principal, userId);
+    const ownedAtLock: Array<{ id: string }> = await manager.query(LOCK_OWNED_ORGANIZATIONS, [userId]);
     const locked = await manager.query(LOCK_USER, [userId]);
     if (locked.length === 0) throw AppError.notFound('User', userId);
     const [row]: DeletionRow[] = await manager.query(DELETE_USER, [
@@ -93,6 +107,20 @@ export class DeletionService {
       lists.terminatedSessions,
       lists.removedMemberships,
     ]);
+    const lockedIds = new Set(ownedAtLock.map((organization) => organization.id));
+    if ((row.owned_organization_ids ?? []).some((organizationId) => !lockedIds.has(organizationId))) {
+      // Made an OWNER elsewhere between the two lock statements: that organization is not locked. Start over.
+      throw retryTransaction('deleteUser: the user became an OWNER of an organization it had not locked');
+    }
+    const lastOwned = row.last_owned_organization_ids ?? [];
+    if (lastOwned.length > 0) {
+      // Thrown inside the transaction: it rolls back, and the statement above wrote nothing.
+      throw AppError.conflict(
+        `The user is the last OWNER of ${lastOwned.length === 1 ? 'an organization' : `${lastOwned.length} organizations`} ` +
+          '(extensions.organizationIds); promote another member to OWNER with updateMemberRole, or delete the organization first',
+        { organizationIds: lastOwned },
+      );
+    }
     return {
       deletedUserId: userId,
       terminatedSessions: terminatedSessions(row),
@@ -108,13 +136,11 @@ export class DeletionService {
     lists: ListSelection,
   ): Promise<OrganizationDeletion> {
     const organizationId = parseId('organization', id, 'id');
-    const callerId = principal.kind === ViewerKind.SESSION ? principal.userId : null;
-    const locked: Array<{ caller_role: MembershipRole | null }> = await manager.query(LOCK_ORGANIZATION, [
-      organizationId,
-      callerId,
-    ]);
+    const locked = await manager.query(LOCK_ORGANIZATION, [organizationId]);
     if (locked.length === 0) throw AppError.notFound('Organization', organizationId);
-    authorizeOrganizationDeletion(principal, locked[0].caller_role, organizationId);
+    // A signed-in caller's role, read after the lock in a statement of its own (the admin and keys need none).
+    const callerRole = principal.kind === ViewerKind.SESSION ? await roleIn(manager, organizationId, principal.userId) : null;
+    authorizeOrganizationDeletion(principal, callerRole, organizationId);
     await manager.query(LOCK_MEMBERS, [organizationId]);
     const [row]: DeletionRow[] = await manager.query(DELETE_ORGANIZATION, [
       organizationId,

@@ -2,11 +2,20 @@
  * The deletion engine's SQL. Each deletion is a fixed number of statements whatever
  * its size, run inside the one transaction the mutation opened:
  *
- *   1. lock the subject row (FOR UPDATE), reading the caller's role for authorization;
+ *   0. (users) lock the organizations the user is an OWNER of (LOCK_OWNED_ORGANIZATIONS);
+ *   1. lock the subject row (FOR UPDATE); for a signed-in caller of deleteOrganization,
+ *      read their role in its own statement after the lock (roleIn in src/database/locks.ts:
+ *      a statement that waited for a lock still sees the snapshot it started with);
  *   2. (organizations) lock every member's user row FOR UPDATE, in ID order;
  *   3. one statement of data-modifying CTEs that removes everything in foreign-key
  *      order, writes the receipt and the events, and returns counts and (only when the
- *      client selected them) the lists for the payload.
+ *      client selected them) the lists for the payload. For a user it also returns the
+ *      organizations the user is the last OWNER of (issue 9): when there are any, the
+ *      service refuses with CONFLICT and the transaction rolls back, so nothing is written.
+ *      The check runs in this statement's snapshot, taken after steps 0 and 1 hold the
+ *      user's owned organizations and the user: every other ownership change (another
+ *      OWNER's deletion, updateMemberRole, removeMember) locks the same organization rows,
+ *      so none can slip between the check and the delete.
  *
  * Lock order (src/database/locks.ts), shared with every membership, invitation and session
  * mutation: organization row, then user rows in ID order. Locking the members before deciding
@@ -26,15 +35,25 @@
  * deleted user for a user deletion and the cascaded users for an organization deletion.
  */
 
+/**
+ * deleteUser, step 0 (issue 9's last-OWNER guard): the organizations the user is an OWNER
+ * of, locked FOR NO KEY UPDATE in ID order, as every ownership change locks them
+ * (src/database/locks.ts). Two co-OWNERs deleted at once thus queue on their organization,
+ * and the second sees that it would lose its last OWNER. The set is read as the statement
+ * starts; DELETE_USER reports the set again afterwards, and the service starts over if the
+ * user became an OWNER elsewhere in between (they cannot once step 1 holds their row).
+ */
+export const LOCK_OWNED_ORGANIZATIONS = `
+  SELECT o.id FROM organizations o
+   WHERE o.id IN (SELECT organization_id FROM memberships WHERE user_id = $1 AND role = 'OWNER')
+   ORDER BY o.id
+     FOR NO KEY UPDATE OF o`;
+
 export const LOCK_USER = `
   SELECT id FROM users WHERE id = $1 FOR UPDATE`;
 
 export const LOCK_ORGANIZATION = `
-  SELECT m.role AS caller_role
-    FROM organizations o
-    LEFT JOIN memberships m ON m.organization_id = o.id AND m.user_id = $2
-   WHERE o.id = $1
-     FOR UPDATE OF o`;
+  SELECT id FROM organizations WHERE id = $1 FOR UPDATE`;
 
 export const LOCK_MEMBERS = `
   WITH locked AS (
@@ -99,9 +118,22 @@ function receiptEventsAndResult(kind: 'USER' | 'ORGANIZATION', subjectEvent: str
         FROM removed_memberships) END AS removed_memberships`;
 }
 
-/** $1 user, $2 receipt id, $3 actor, $4/$5 return the session/membership lists. */
+/**
+ * $1 user, $2 receipt id, $3 actor, $4/$5 return the session/membership lists. Also
+ * returns owned_organization_ids, the organizations where the user is an OWNER, and
+ * last_owned_organization_ids, those of them with no other OWNER (issue 9's last-OWNER
+ * guard; the service refuses when there are any).
+ */
 export const DELETE_USER = `
   WITH
+  owned AS (
+    SELECT mine.organization_id,
+           NOT EXISTS (SELECT 1 FROM memberships other
+                        WHERE other.organization_id = mine.organization_id
+                          AND other.role = 'OWNER' AND other.user_id <> $1) AS last_owner
+      FROM memberships mine
+     WHERE mine.user_id = $1 AND mine.role = 'OWNER'
+  ),
   removed_memberships AS (
     DELETE FROM memberships WHERE user_id = $1
     RETURNING id, organization_id, user_id, role
@@ -123,7 +155,10 @@ export const DELETE_USER = `
     RETURNING 1
   ),
   subject AS (SELECT id FROM deleted_users),
-  ${receiptEventsAndResult('USER', '')}`;
+  ${receiptEventsAndResult('USER', '')},
+    (SELECT coalesce(json_agg(organization_id ORDER BY organization_id COLLATE "C"), '[]') FROM owned WHERE last_owner)
+      AS last_owned_organization_ids,
+    (SELECT coalesce(json_agg(organization_id), '[]') FROM owned) AS owned_organization_ids`;
 
 /**
  * $1 organization, $2 receipt id, $3 actor, $4/$5 as for users,

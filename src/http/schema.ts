@@ -1,9 +1,12 @@
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema, type AuthChecker } from 'type-graphql';
 import { ApiKeyResolver } from '../api-keys/api-key.resolver';
+import { sessionRefusalHint } from '../auth/access';
 import { ViewerKind } from '../auth/principal';
 import { ViewerResolver } from '../auth/viewer.resolver';
 import { DeletionResolver } from '../deletion/deletion.resolver';
+import { AppError } from '../errors';
+import { InvitationResolver, OrganizationInvitationsResolver, ViewerInvitationsResolver } from '../invitations/invitation.resolver';
 import { MembershipResolver } from '../memberships/membership.resolver';
 import { OrganizationResolver } from '../organizations/organization.resolver';
 import { SessionResolver } from '../sessions/session.resolver';
@@ -18,16 +21,25 @@ export const resolvers = [
   SessionResolver,
   DeletionResolver,
   ApiKeyResolver,
+  InvitationResolver,
+  OrganizationInvitationsResolver,
+  ViewerInvitationsResolver,
 ] as const;
 
 /**
  * @Authorized(...rules) on an operation lists who may run it: kinds of caller (ADMIN,
  * SESSION, API_KEY for any key) and API key scopes (a key needs one of them). Finer
  * rules (is the caller an OWNER of this organization?) live in src/auth/access.ts.
+ * A refusal is FORBIDDEN; a signed-in user refused an operation that another one serves
+ * (addMember: inviteMember) is told which.
  */
-const authChecker: AuthChecker<Context, string> = ({ context: { principal } }, rules) =>
-  rules.includes(principal.kind) ||
-  (principal.kind === ViewerKind.API_KEY && rules.some((rule) => principal.scopes.has(rule)));
+const authChecker: AuthChecker<Context, string> = ({ context: { principal }, info }, rules) => {
+  if (rules.includes(principal.kind)) return true;
+  if (principal.kind === ViewerKind.API_KEY && rules.some((rule) => principal.scopes.has(rule))) return true;
+  const hint = principal.kind === ViewerKind.SESSION ? sessionRefusalHint(`${info.parentType.name}.${info.fieldName}`) : undefined;
+  if (hint) throw AppError.forbidden(hint);
+  return false;
+};
 
 export function buildAppSchema(): Promise<GraphQLSchema> {
   return buildSchema({

@@ -17,6 +17,12 @@ import { AppError } from '../errors';
  *   Case folding uses ICU's full case mappings (upper, then lower case), so `ß`/`SS`/`ss`,
  *   `ς`/`σ` and `ﬁ`/`fi` fold alike, as Unicode's full case folding (CaseFolding.txt, C+F)
  *   has them; it also folds the dotless `ı` to `i`, which errs on the side of "same person".
+ *   Invisible characters (Default_Ignorable_Code_Point: soft hyphen, zero-width space and
+ *   joiners, bidi controls, variation selectors) are left out of the key, as UTS #46 maps
+ *   them away in the domain and NFKC_Casefold does everywhere: `ju<U+00AD>ergen@…` and
+ *   `juergen@…` look alike and are one address. The display form keeps them.
+ * - Text that is not well-formed UTF-16 (a lone surrogate, which JSON's `\ud800` escape can
+ *   carry) is not an address: refused, never thrown on.
  */
 
 const UTS46_OPTIONS = {
@@ -30,6 +36,12 @@ const UTS46_OPTIONS = {
 
 /** Halfwidth and Fullwidth Forms (U+FF01–U+FFEE) and the ideographic space: decomposition type <wide> or <narrow>. */
 const WIDTH_VARIANTS = /[\u3000\uFF01-\uFFEE]/g;
+
+/** Characters that render as nothing (DerivedCoreProperties.txt); NFKC_Casefold removes them. */
+const INVISIBLE = /\p{Default_Ignorable_Code_Point}/gu;
+
+/** A lone UTF-16 surrogate: not text, and validator's isEmail throws on it (encodeURI). */
+const LONE_SURROGATE = /\p{Surrogate}/u;
 
 /** The longest address SMTP carries (RFC 5321 §4.5.3.1: 64 octets of local part, 255 of domain), as stored. */
 export const MAX_EMAIL_LENGTH = 320;
@@ -52,6 +64,7 @@ function mapWidth(text: string): string {
 
 /** The domain's A-label form, or null when UTS #46 refuses it or it is not a multi-label host name. */
 export function canonicalDomainOrNull(raw: string): string | null {
+  if (LONE_SURROGATE.test(raw)) return null;
   const ascii = toASCII(raw.trim().normalize('NFC'), UTS46_OPTIONS);
   if (!ascii || ascii.length > 253 || ascii.endsWith('.')) return null;
   const labels = ascii.split('.');
@@ -70,6 +83,7 @@ export function canonicalDomain(raw: string, field: string): string {
 
 /** Canonical form of an address, or null when it is not one (no '@', a refused domain, a malformed local part). */
 export function canonicalEmailOrNull(raw: string): CanonicalEmail | null {
+  if (LONE_SURROGATE.test(raw)) return null;
   const display = raw.trim().normalize('NFC');
   if (display.length > MAX_EMAIL_LENGTH) return null;
   const mapped = mapWidth(display); // a full-width '＠' separates too
@@ -77,7 +91,7 @@ export function canonicalEmailOrNull(raw: string): CanonicalEmail | null {
   if (at <= 0) return null;
   const domain = canonicalDomainOrNull(mapped.slice(at + 1));
   if (domain === null) return null;
-  const local = foldCase(mapped.slice(0, at));
+  const local = foldCase(mapped.slice(0, at).replace(INVISIBLE, ''));
   const key = `${local}@${domain}`;
   // Syntax of the folded address (dot-atom local part, UTF-8 allowed), checked on the A-label form.
   if (key.length > MAX_EMAIL_LENGTH || !isEmail(key, { allow_utf8_local_part: true, require_tld: true })) return null;

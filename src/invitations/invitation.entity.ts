@@ -56,7 +56,10 @@ export class Invitation {
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 
-  @Field(() => Date, { nullable: true, description: 'When it was accepted, declined or revoked.' })
+  @Field(() => Date, {
+    nullable: true,
+    description: 'When it was accepted, declined or revoked; for one marked EXPIRED, when it expired.',
+  })
   @Column({ name: 'decided_at', type: 'timestamptz', nullable: true })
   decidedAt: Date | null;
 
@@ -71,3 +74,26 @@ export class Invitation {
 
 @ObjectType()
 export class InvitationConnection extends Connection(Invitation) {}
+
+/** The columns of `invitations` under the entity's property names, for raw SQL that builds entities. */
+export const INVITATION_COLUMNS = `id, organization_id AS "organizationId", email, email_key AS "emailKey", role,
+  status AS "storedStatus", invited_by AS "invitedBy", expires_at AS "expiresAt", created_at AS "createdAt",
+  decided_at AS "decidedAt"`;
+
+/**
+ * The SQL twin of the `status` getter: the condition under which an invitation (table
+ * alias `alias`) reads as `status`. PENDING means stored PENDING and not yet expired;
+ * EXPIRED means stored EXPIRED, or stored PENDING past its expiry.
+ */
+export function invitationStatusCondition(status: InvitationStatus, alias: string): string {
+  switch (status) {
+    case InvitationStatus.PENDING:
+      return `(${alias}.status = 'PENDING' AND ${alias}.expires_at > now())`;
+    case InvitationStatus.EXPIRED:
+      return `(${alias}.status = 'EXPIRED' OR (${alias}.status = 'PENDING' AND ${alias}.expires_at <= now()))`;
+    case InvitationStatus.ACCEPTED:
+    case InvitationStatus.DECLINED:
+    case InvitationStatus.REVOKED:
+      return `(${alias}.status = '${status}')`;
+  }
+}

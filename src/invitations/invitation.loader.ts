@@ -1,7 +1,88 @@
 import DataLoader from 'dataloader';
 import type { DataSource } from 'typeorm';
+import { groupBy } from '../collections';
+import { toPage, type Page } from '../pagination';
+import { INVITATION_COLUMNS, Invitation, invitationStatusCondition, type InvitationStatus } from './invitation.entity';
 
-/** Per-request batch loaders for invitations; each batch function answers in key order, one result per key. */
-export function createInvitationLoaders(_dataSource: DataSource) {
-  return {} as Record<never, DataLoader<unknown, unknown>>;
+export interface InvitationPageKey {
+  organizationId: string;
+  /** Only invitations that read as this status (null: all). */
+  status: InvitationStatus | null;
+  first: number;
+  afterId: string | null;
+}
+
+export interface InvitationCountKey {
+  organizationId: string;
+  status: InvitationStatus | null;
+}
+
+/**
+ * Per-request batch loaders for invitations; each batch function answers in key order,
+ * one result per key. As for memberships (src/memberships/membership.loader.ts), a page
+ * of invitations for many organizations at once is one statement: a window function
+ * numbers each organization's rows in ID order and keeps the first `first + 1` of each.
+ */
+export function createInvitationLoaders(dataSource: DataSource) {
+  const repository = dataSource.getRepository(Invitation);
+  return {
+    invitationPage: new DataLoader<InvitationPageKey, Omit<Page<Invitation>, 'totalCount'>, string>(
+      async (keys) => {
+        // Keys in one batch share status, `first` and `after` in practice (one field, one set of arguments).
+        const byArgs = groupBy([...keys], (key) => `${key.status ?? ''}|${key.first}|${key.afterId ?? ''}`);
+        const pages = new Map<string, Omit<Page<Invitation>, 'totalCount'>>();
+        for (const group of byArgs.values()) {
+          const { status, first, afterId } = group[0];
+          const rows: Array<Record<string, unknown>> = await dataSource.query(
+            `SELECT ${INVITATION_COLUMNS} FROM (
+               SELECT i.*, row_number() OVER (PARTITION BY i.organization_id ORDER BY i.id) AS position
+                 FROM invitations i
+                WHERE i.organization_id = ANY($1) AND ($2::varchar IS NULL OR i.id > $2)
+                  AND ${status ? invitationStatusCondition(status, 'i') : 'true'}
+             ) ranked
+             WHERE position <= $3
+             ORDER BY organization_id, id`,
+            [group.map((key) => key.organizationId), afterId, first + 1],
+          );
+          const byOrganization = groupBy(
+            rows.map((row) => repository.create(row as Partial<Invitation>)),
+            (row) => row.organizationId,
+          );
+          for (const key of group) {
+            pages.set(pageKey(key), toPage(byOrganization.get(key.organizationId) ?? [], first));
+          }
+        }
+        return keys.map((key) => pages.get(pageKey(key))!);
+      },
+      { cacheKeyFn: pageKey },
+    ),
+
+    invitationCount: new DataLoader<InvitationCountKey, number, string>(
+      async (keys) => {
+        const byStatus = groupBy([...keys], (key) => key.status ?? '');
+        const counts = new Map<string, number>();
+        for (const group of byStatus.values()) {
+          const { status } = group[0];
+          const rows: Array<{ organization_id: string; count: number }> = await dataSource.query(
+            `SELECT i.organization_id, count(*)::int AS count FROM invitations i
+              WHERE i.organization_id = ANY($1) AND ${status ? invitationStatusCondition(status, 'i') : 'true'}
+              GROUP BY i.organization_id`,
+            [group.map((key) => key.organizationId)],
+          );
+          const byOrganization = new Map(rows.map((row) => [row.organization_id, row.count]));
+          for (const key of group) counts.set(countKey(key), byOrganization.get(key.organizationId) ?? 0);
+        }
+        return keys.map((key) => counts.get(countKey(key))!);
+      },
+      { cacheKeyFn: countKey },
+    ),
+  };
+}
+
+function pageKey(key: InvitationPageKey): string {
+  return `${key.organizationId}|${key.status ?? ''}|${key.first}|${key.afterId ?? ''}`;
+}
+
+function countKey(key: InvitationCountKey): string {
+  return `${key.organizationId}|${key.status ?? ''}`;
 }

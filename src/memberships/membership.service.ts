@@ -1,18 +1,28 @@
 import type { EntityManager } from 'typeorm';
-import { authorizeMembershipChange } from '../auth/access';
+import { authorizeMembershipChange, authorizeRoleChange } from '../auth/access';
 import { ViewerKind, type Principal } from '../auth/principal';
+import { lockOrganization, lockOwners, lockUser } from '../database/locks';
 import { AppError, ErrorCode, sqlState } from '../errors';
 import { newId, parseId } from '../ids';
-import { Organization } from '../organizations/organization.entity';
-import { User } from '../users/user.entity';
+import type { Organization } from '../organizations/organization.entity';
+import type { User } from '../users/user.entity';
 import { Membership, MembershipRole, type RemovedMembership } from './membership.entity';
-import type { AddMemberInput } from './membership.inputs';
+import type { AddMemberInput, UpdateMemberRoleInput } from './membership.inputs';
+
+const LAST_OWNER =
+  'This is the last OWNER of the organization; promote another member to OWNER first, or delete the organization';
 
 /**
- * Lock order, shared with the deletion engine: the organization row first, then user
- * rows. addMember and removeMember lock the user FOR SHARE, so a concurrent
- * deleteOrganization (which locks its members FOR UPDATE) either sees their change or
- * makes them wait and answer NOT_FOUND: no membership is lost, no orphan is left.
+ * Membership writes, in THE lock order of src/database/locks.ts: the organization row,
+ * then user rows in ID order, then the membership itself.
+ *
+ * - addMember locks the organization FOR SHARE and the user FOR SHARE, so a concurrent
+ *   deleteOrganization (organization FOR UPDATE, members FOR UPDATE) either sees the new
+ *   membership or makes this call answer NOT_FOUND: no membership is lost, no orphan left.
+ * - removeMember and updateMemberRole lock the organization FOR NO KEY UPDATE (one
+ *   ownership change at a time per organization), then the OWNERs' and the target's user
+ *   rows FOR SHARE (lockOwners), so neither another ownership change nor deleteUser (user
+ *   FOR UPDATE) can slip between the last-OWNER check and the write.
  */
 export class MembershipService {
   /**
@@ -28,7 +38,8 @@ export class MembershipService {
     const organizationId = parseId('organization', input.organizationId, 'input.organizationId');
     const userId = parseId('user', input.userId, 'input.userId');
     const role = input.role ?? MembershipRole.MEMBER;
-    const { callerRole, organization } = await this.lockOrganization(manager, principal, organizationId, 'FOR SHARE');
+    const { organization, callerRole } = await lockOrganization(manager, organizationId, 'FOR SHARE', callerIdOf(principal));
+    // @Authorized admits only the admin and keys today (issue 9); the rule stays in force should that change.
     authorizeMembershipChange(principal, callerRole, organizationId, role);
     const user = await lockUser(manager, userId);
     const membership = manager.create(Membership, { id: newId('membership'), organizationId, userId, role });
@@ -49,77 +60,60 @@ export class MembershipService {
   ): Promise<RemovedMembership> {
     const organizationId = parseId('organization', organizationIdArg, 'organizationId');
     const userId = parseId('user', userIdArg, 'userId');
-    // FOR NO KEY UPDATE serializes removals in one organization, so the last-owner check cannot race.
-    const { callerRole } = await this.lockOrganization(manager, principal, organizationId, 'FOR NO KEY UPDATE');
-    const [target]: Array<{ id: string; role: MembershipRole }> = await manager.query(
-      `SELECT m.id, m.role FROM users u
-         JOIN memberships m ON m.user_id = u.id AND m.organization_id = $2
-        WHERE u.id = $1
-          FOR SHARE OF u`,
-      [userId, organizationId],
-    );
-    if (!target) {
-      // A caller who may not see the organization learns nothing about its members.
-      if (callerRole === null && principal.kind === ViewerKind.SESSION) throw AppError.notFound('Organization', organizationId);
-      throw new AppError(ErrorCode.NOT_FOUND, `User ${userId} is not a member of organization ${organizationId}`);
-    }
+    const { callerRole } = await lockOrganization(manager, organizationId, 'FOR NO KEY UPDATE', callerIdOf(principal));
+    const owners = await lockOwners(manager, organizationId, [userId]);
+    const target = await this.membershipOf(manager, principal, callerRole, organizationId, userId);
     authorizeMembershipChange(principal, callerRole, organizationId, target.role);
-    if (target.role === MembershipRole.OWNER) {
-      const [{ owners }] = await manager.query(
-        `SELECT count(*)::int AS owners FROM memberships WHERE organization_id = $1 AND role = 'OWNER'`,
-        [organizationId],
-      );
-      if (owners <= 1) {
-        throw AppError.conflict('This is the last OWNER of the organization; add another OWNER first or delete the organization');
-      }
-    }
-    const [[removed]]: [[{ id: string; organizationId: string; userId: string; role: MembershipRole }]] =
-      await manager.query(
-        `DELETE FROM memberships WHERE id = $1
-         RETURNING id, organization_id AS "organizationId", user_id AS "userId", role`,
-        [target.id],
-      );
+    if (target.role === MembershipRole.OWNER && owners <= 1) throw AppError.conflict(LAST_OWNER);
+    const [[removed]]: [[RemovedMembership]] = await manager.query(
+      `DELETE FROM memberships WHERE id = $1
+       RETURNING id, organization_id AS "organizationId", user_id AS "userId", role`,
+      [target.id],
+    );
     return removed;
   }
 
   /**
-   * Locks the organization row and returns it with the caller's role in it (null when
-   * the caller is not a member). NOT_FOUND when it does not exist.
+   * updateMemberRole (issue 9). The last OWNER can never be demoted (CONFLICT, for every
+   * caller); setting the role a member already has changes nothing and returns the
+   * membership as it is.
    */
-  private async lockOrganization(
+  async updateRole(manager: EntityManager, principal: Principal, input: UpdateMemberRoleInput): Promise<Membership> {
+    const organizationId = parseId('organization', input.organizationId, 'input.organizationId');
+    const userId = parseId('user', input.userId, 'input.userId');
+    const { callerRole } = await lockOrganization(manager, organizationId, 'FOR NO KEY UPDATE', callerIdOf(principal));
+    const owners = await lockOwners(manager, organizationId, [userId]);
+    const target = await this.membershipOf(manager, principal, callerRole, organizationId, userId);
+    authorizeRoleChange(principal, callerRole, organizationId, target.role, input.role);
+    if (target.role === input.role) return target;
+    if (target.role === MembershipRole.OWNER && owners <= 1) throw AppError.conflict(LAST_OWNER);
+    const [[updated]]: [[Partial<Membership>]] = await manager.query(
+      `UPDATE memberships SET role = $2 WHERE id = $1
+       RETURNING id, organization_id AS "organizationId", user_id AS "userId", role, created_at AS "createdAt"`,
+      [target.id, input.role],
+    );
+    return manager.create(Membership, updated);
+  }
+
+  /**
+   * The target's membership, read in its own statement after the locks (see locks.ts).
+   * NOT_FOUND when there is none; a session caller who is not a member of the
+   * organization learns nothing about its members (NOT_FOUND for the organization).
+   */
+  private async membershipOf(
     manager: EntityManager,
     principal: Principal,
+    callerRole: MembershipRole | null,
     organizationId: string,
-    lock: 'FOR SHARE' | 'FOR NO KEY UPDATE',
-  ): Promise<{ callerRole: MembershipRole | null; organization: Organization }> {
-    const callerId = principal.kind === ViewerKind.SESSION ? principal.userId : null;
-    const rows: Array<{ id: string; name: string; external_id: string | null; created_at: Date; role: MembershipRole | null }> =
-      await manager.query(
-        `SELECT o.id, o.name, o.external_id, o.created_at, m.role FROM organizations o
-           LEFT JOIN memberships m ON m.organization_id = o.id AND m.user_id = $2
-          WHERE o.id = $1
-            ${lock} OF o`,
-        [organizationId, callerId],
-      );
-    if (rows.length === 0) throw AppError.notFound('Organization', organizationId);
-    const [row] = rows;
-    const organization = manager.create(Organization, {
-      id: row.id,
-      name: row.name,
-      externalId: row.external_id,
-      createdAt: row.created_at,
-    });
-    return { callerRole: row.role, organization };
+    userId: string,
+  ): Promise<Membership> {
+    const membership = await manager.findOneBy(Membership, { organizationId, userId });
+    if (membership) return membership;
+    if (callerRole === null && principal.kind === ViewerKind.SESSION) throw AppError.notFound('Organization', organizationId);
+    throw new AppError(ErrorCode.NOT_FOUND, `User ${userId} is not a member of organization ${organizationId}`);
   }
 }
 
-/** Locks a user row FOR SHARE (see the lock order above) and returns it; NOT_FOUND when it is gone. */
-export async function lockUser(manager: EntityManager, userId: string): Promise<User> {
-  const user = await manager
-    .createQueryBuilder(User, 'u')
-    .setLock('pessimistic_read')
-    .where('u.id = :userId', { userId })
-    .getOne();
-  if (!user) throw AppError.notFound('User', userId);
-  return user;
+function callerIdOf(principal: Principal): string | null {
+  return principal.kind === ViewerKind.SESSION ? principal.userId : null;
 }

@@ -1,4 +1,4 @@
-import { ArrayMaxSize, IsFQDN, IsOptional, Length, Matches } from 'class-validator';
+import { ArrayMaxSize, IsOptional, Length, Matches } from 'class-validator';
 import { Field, InputType } from 'type-graphql';
 
 @InputType()
@@ -13,10 +13,14 @@ export class CreateOrganizationInput {
   @Length(1, 255)
   externalId?: string | null;
 
+  /**
+   * Plain domain names, in any spelling UTS #46 accepts (`münchen.example`, `MÜNCHEN.example`,
+   * `xn--mnchen-3ya.example` are one domain): canonicalized by src/identity/canonical.ts and
+   * stored as A-labels. Verified when the admin or a key adds them, unverified from a session.
+   */
   @Field(() => [String], { nullable: true })
   @IsOptional()
   @ArrayMaxSize(50)
-  @IsFQDN({ require_tld: true }, { each: true, message: 'each domain must be a fully qualified domain name' })
   @Length(1, 253, { each: true })
   domains?: string[] | null;
 }

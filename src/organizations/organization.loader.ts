@@ -11,12 +11,15 @@ export function createOrganizationLoaders(dataSource: DataSource) {
       const byId = new Map(rows.map((row) => [row.id, row]));
       return ids.map((id) => byId.get(id) ?? null);
     }),
-    domainsByOrganization: new DataLoader<string, string[]>(async (ids) => {
-      const rows = await dataSource
-        .getRepository(OrganizationDomain)
-        .find({ where: { organizationId: In([...ids]) }, order: { domain: 'ASC' } });
+    /**
+     * An organization's domains, verified or not, ordered by their A-label's code points
+     * (sorted here, not by the database's collation, which may skip '-' and '.').
+     */
+    domainsByOrganization: new DataLoader<string, OrganizationDomain[]>(async (ids) => {
+      const rows = await dataSource.getRepository(OrganizationDomain).findBy({ organizationId: In([...ids]) });
+      rows.sort((a, b) => (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0));
       const groups = groupBy(rows, (row) => row.organizationId);
-      return ids.map((id) => (groups.get(id) ?? []).map((row) => row.domain));
+      return ids.map((id) => groups.get(id) ?? []);
     }),
   };
 }

@@ -5,9 +5,13 @@ import type { Context } from '../http/context';
 import { parseId } from '../ids';
 import { Membership, MembershipConnection } from '../memberships/membership.entity';
 import { decodeCursor, PageArgs, type Page } from '../pagination';
-import { Organization, OrganizationConnection } from './organization.entity';
+import { Organization, OrganizationConnection, OrganizationDomain } from './organization.entity';
 import { CreateOrganizationInput } from './organization.inputs';
 import { OrganizationService } from './organization.service';
+
+function emptyPage<T>(): Page<T> {
+  return { nodes: [], pageInfo: { hasNextPage: false, endCursor: null }, totalCount: Promise.resolve(0) };
+}
 
 @Resolver(() => Organization)
 export class OrganizationResolver {
@@ -28,23 +32,53 @@ export class OrganizationResolver {
   }
 
   @Authorized<AccessRule>(ViewerKind.ADMIN, ViewerKind.SESSION, ApiKeyScope.ORGANIZATIONS_WRITE)
-  @Mutation(() => Organization, { description: 'A session caller becomes the OWNER of the new organization.' })
+  @Mutation(() => Organization, {
+    description:
+      'A session caller becomes the OWNER of the new organization, and its domains are unverified claims. ' +
+      "The admin's and API keys' domains are verified: CONFLICT when another organization holds one verified.",
+  })
   createOrganization(@Arg('input') input: CreateOrganizationInput, @Ctx() ctx: Context): Promise<Organization> {
     return ctx.transaction((manager) => this.service.create(manager, ctx.principal, input));
   }
 
-  @FieldResolver(() => [String])
-  domains(@Root() organization: Organization, @Ctx() ctx: Context): Promise<string[]> {
+  @Authorized<AccessRule>(ViewerKind.ADMIN, ApiKeyScope.ORGANIZATIONS_WRITE)
+  @Mutation(() => OrganizationDomain, {
+    description:
+      'Marks a domain the organization holds as verified (issue 9). NOT_FOUND when it does not hold it; ' +
+      'CONFLICT when another organization holds it verified; the domain unchanged when it is verified already.',
+  })
+  verifyOrganizationDomain(
+    @Arg('organizationId', () => ID) organizationId: string,
+    @Arg('domain', { description: 'Any spelling UTS #46 accepts: münchen.example, xn--mnchen-3ya.example.' }) domain: string,
+    @Ctx() ctx: Context,
+  ): Promise<OrganizationDomain> {
+    return ctx.transaction((manager) => this.service.verifyDomain(manager, organizationId, domain));
+  }
+
+  /*
+   * An Organization object can reach a caller who may not read the organization (an
+   * invitee sees the organization of their invitation: its id and name only). Its
+   * member list and domains are then empty.
+   */
+
+  @FieldResolver(() => [OrganizationDomain], {
+    description: 'In domain order. Empty for a caller who may see only the name (an invitee who is not a member).',
+  })
+  async domains(@Root() organization: Organization, @Ctx() ctx: Context): Promise<OrganizationDomain[]> {
+    if (!(await ctx.access.canReadOrganization(organization.id))) return [];
     return ctx.loaders.domainsByOrganization.load(organization.id);
   }
 
-  @FieldResolver(() => MembershipConnection)
+  @FieldResolver(() => MembershipConnection, {
+    description: 'Empty for a caller who may see only the name (an invitee who is not a member).',
+  })
   async memberships(
     @Root() organization: Organization,
     @Args(() => PageArgs) args: PageArgs,
     @Ctx() ctx: Context,
   ): Promise<Page<Membership>> {
     const afterId = decodeCursor('membership', args.after);
+    if (!(await ctx.access.canReadOrganization(organization.id))) return emptyPage();
     const page = await ctx.loaders.membershipPage.load({ organizationId: organization.id, first: args.first, afterId });
     return { ...page, get totalCount() { return ctx.loaders.membershipCountByOrganization.load(organization.id); } };
   }

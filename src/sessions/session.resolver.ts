@@ -12,8 +12,11 @@ import { SessionService } from './session.service';
 export class SessionResolver {
   private readonly service = new SessionService();
 
-  @Authorized<AccessRule>(ViewerKind.ADMIN, ApiKeyScope.SESSIONS_WRITE)
-  @Mutation(() => CreateSessionPayload)
+  // Issue 9, "credentials cannot grow": a session is what the app's own backend issues after
+  // signing the person in. A partner key, whatever its scopes, could otherwise mint a token
+  // for any user (an OWNER) that does more than the key itself may.
+  @Authorized<AccessRule>(ViewerKind.ADMIN)
+  @Mutation(() => CreateSessionPayload, { description: 'The admin only: the app\'s backend, after it has signed the person in.' })
   async createSession(@Arg('input') input: CreateSessionInput, @Ctx() ctx: Context): Promise<CreateSessionPayload> {
     const { session, token, user } = await ctx.transaction((manager) =>
       this.service.create(manager, input, ctx.config.defaultSessionTtlSeconds),

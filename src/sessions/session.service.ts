@@ -2,7 +2,7 @@ import type { EntityManager } from 'typeorm';
 import { ViewerKind, newSessionToken, type Principal } from '../auth/principal';
 import { AppError } from '../errors';
 import { newId, parseId } from '../ids';
-import { lockUser } from '../memberships/membership.service';
+import { lockUser } from '../database/locks';
 import type { User } from '../users/user.entity';
 import { Session, type TerminatedSession } from './session.entity';
 import type { CreateSessionInput } from './session.inputs';

@@ -4,8 +4,10 @@ import { factory } from './factory';
 
 /**
  * Two organizations sharing one member:
- *   acme:   owner (only acme), solo (only acme), shared (acme and globex)
- *   globex: shared, other (only globex)
+ *   acme:   owner (OWNER, only acme), solo (MEMBER, only acme), shared (ADMIN; acme and globex)
+ *   globex: shared (OWNER), other (OWNER, only globex)
+ * Globex has two OWNERs, so either of them may be deleted (issue 9's last-OWNER guard);
+ * owner is acme's only OWNER, so deleteUser(owner) is refused until acme has another.
  * Each user has two active sessions (one in an organization context), plus one
  * already-terminated session.
  */
@@ -22,7 +24,7 @@ export async function twoOrganizations(app: TestApp) {
   await f.member(acme.id, solo.id, 'MEMBER');
   await f.member(acme.id, shared.id, 'ADMIN');
   await f.member(globex.id, shared.id, 'OWNER');
-  await f.member(globex.id, other.id, 'MEMBER');
+  await f.member(globex.id, other.id, 'OWNER');
   const tokens: Record<string, string> = {};
   for (const [name, user, orgId] of [
     ['owner', owner, acme.id],

@@ -20,9 +20,11 @@ const idSql = (prefix: string, tagParam: string, ordinal: string) =>
 
 export async function seedUsers(app: TestApp, count: number): Promise<string[]> {
   const rows = await app.sql<{ id: string }>(
-    `INSERT INTO users (id, email, name)
-     SELECT ${idSql('usr', '$1::text', 'i')}, 'seed-' || lower($1) || '-' || i || '@example.com', 'Seed User ' || $1 || ' ' || i
-       FROM generate_series(1, $2::int) i
+    `INSERT INTO users (id, email, email_key, name)
+     SELECT id, email, email, name FROM (
+       SELECT ${idSql('usr', '$1::text', 'i')} AS id, 'seed-' || lower($1) || '-' || i || '@example.com' AS email,
+              'Seed User ' || $1 || ' ' || i AS name
+         FROM generate_series(1, $2::int) i) seeded
      RETURNING id`,
     [newTag(), count],
   );
@@ -86,9 +88,11 @@ export async function seedLargeOrganization(app: TestApp, members: number, sessi
   const tag = newTag();
   const [organizationId, otherOrganizationId] = await seedOrganizations(app, 2);
   await app.sql(
-    `INSERT INTO users (id, email, name)
-     SELECT ${idSql('usr', '$1::text', 'i')}, 'big-' || lower($1) || '-' || i || '@example.com', 'Big User ' || i
-       FROM generate_series(1, $2::int) i`,
+    `INSERT INTO users (id, email, email_key, name)
+     SELECT id, email, email, name FROM (
+       SELECT ${idSql('usr', '$1::text', 'i')} AS id, 'big-' || lower($1) || '-' || i || '@example.com' AS email,
+              'Big User ' || i AS name
+         FROM generate_series(1, $2::int) i) seeded`,
     [tag, members],
   );
   await app.sql(

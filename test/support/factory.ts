@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import {
   AddMemberDocument,
   CreateOrganizationDocument,
-  CreateSessionDocument,
   CreateUserDocument,
   type MembershipRole,
 } from '../../src/generated/graphql';
+// Not a trusted operation (issue 9: createSession is admin only): typed from test/operations.
+import { CreateSessionDocument } from '../generated/graphql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import type { GraphQLResponse, TestApp } from './app';
 
