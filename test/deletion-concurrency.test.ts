@@ -1,4 +1,3 @@
-import { randomInt } from 'node:crypto';
 import { Client } from 'pg';
 import {
   AddMemberDocument,
@@ -11,6 +10,7 @@ import {
 } from '../src/generated/graphql';
 import { CreateSessionDocument } from './generated/graphql';
 import { startTestApp, type TestApp } from './support/app';
+import { soon } from './support/races';
 import { seedMemberships, seedOrganizations, seedSessions, seedUsers } from './support/deletion-seed';
 import { errorCode, factory, invariantViolations, ok, tableCounts } from './support/factory';
 
@@ -28,12 +28,6 @@ beforeAll(async () => {
   app = await startTestApp();
 });
 afterAll(() => app.close());
-
-/** Sends a request after 0 to maxDelayMs - 1 ms, so that rounds cover different interleavings. */
-async function soon<T>(call: () => Promise<T>, maxDelayMs = 4): Promise<T> {
-  await new Promise((resolve) => setTimeout(resolve, randomInt(maxDelayMs)));
-  return call();
-}
 
 const deleteOrganization = (id: string) => soon(() => app.gql(DeleteOrganizationDocument, { id }));
 const deleteUser = (id: string, maxDelayMs?: number) => soon(() => app.gql(DeleteUserDocument, { id }), maxDelayMs);

@@ -1,5 +1,6 @@
 import { CreateOrganizationDocument, GetOrganizationDocument, VerifyOrganizationDomainDocument } from '../src/generated/graphql';
 import { startTestApp, type TestApp } from './support/app';
+import { createApiKey } from './support/keys';
 import {
   databaseSnapshot,
   errorCode,
@@ -50,7 +51,6 @@ function domainRows(domain: string) {
   );
 }
 
-const CREATE_API_KEY = `mutation CreateApiKey($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret } }`;
 const ALL_SCOPES = [
   'USERS_READ',
   'USERS_WRITE',
@@ -62,10 +62,7 @@ const ALL_SCOPES = [
 ];
 
 async function apiKey(scopes: string[]): Promise<string> {
-  const response = await app.gql<{ createApiKey: { secret: string } }, unknown>(CREATE_API_KEY, {
-    input: { name: 'provisioning', scopes },
-  });
-  return ok(response).createApiKey.secret;
+  return (await createApiKey(app, scopes)).secret;
 }
 
 /** What a partner sends: a trusted operation by hash. */

@@ -1,4 +1,4 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   DeleteOrganizationDocument,
   InviteMemberDocument,
@@ -7,6 +7,7 @@ import {
   type MembershipRole,
 } from '../src/generated/graphql';
 import { startTestApp, type GraphQLResponse, type TestApp } from './support/app';
+import { soon } from './support/races';
 import { errorCode, factory, invariantViolations, ok } from './support/factory';
 
 /**
@@ -59,12 +60,6 @@ const INVITATION_VIOLATIONS = `
 async function expectInvariants() {
   expect(await invariantViolations(app)).toEqual([]);
   expect(await app.sql(INVITATION_VIOLATIONS)).toEqual([]);
-}
-
-/** Sends a request after 0 to maxDelayMs - 1 ms, so that rounds cover different interleavings. */
-async function soon<T>(call: () => Promise<T>, maxDelayMs = 4): Promise<T> {
-  await new Promise((resolve) => setTimeout(resolve, randomInt(maxDelayMs)));
-  return call();
 }
 
 const accept = (token: string, id: string) => app.gql<AcceptResult, { id: string }>(ACCEPT, { id }, { token });

@@ -15,6 +15,7 @@ import {
 } from '../src/generated/graphql';
 import { encodeCursor } from '../src/pagination';
 import { startTestApp, type GraphQLResponse, type TestApp } from './support/app';
+import { createApiKey } from './support/keys';
 import {
   databaseSnapshot,
   errorCode,
@@ -60,7 +61,6 @@ const VIEWER_INVITATIONS = `query ViewerInvitations($first: Int = 20, $after: St
     }
   }
 }`;
-const CREATE_API_KEY = `mutation CreateApiKey($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret apiKey { id } } }`;
 
 interface AcceptResult {
   acceptInvitation: {
@@ -135,14 +135,7 @@ async function outsider() {
   return f.signedInMember(elsewhere.id, 'OWNER');
 }
 
-async function apiKey(scopes: string[]): Promise<{ secret: string; id: string }> {
-  const created = ok(
-    await app.gql<{ createApiKey: { secret: string; apiKey: { id: string } } }, unknown>(CREATE_API_KEY, {
-      input: { name: 'invitations', scopes },
-    }),
-  ).createApiKey;
-  return { secret: created.secret, id: created.apiKey.id };
-}
+const apiKey = (scopes: string[]) => createApiKey(app, scopes);
 
 /** What a partner sends: a trusted document by its hash, with an API key. */
 async function asKey<TData, TVariables>(

@@ -1,9 +1,9 @@
-import { randomInt } from 'node:crypto';
 import { Client } from 'pg';
 import { DeleteUserDocument, RemoveMemberDocument, UpdateMemberRoleDocument, type MembershipRole } from '../src/generated/graphql';
 import { newSessionToken } from '../src/auth/principal';
 import { newId } from '../src/ids';
 import { startTestApp, type GraphQLResponse, type TestApp } from './support/app';
+import { soon } from './support/races';
 import { seedMemberships, seedOrganizations, seedUsers } from './support/deletion-seed';
 import { errorCode, invariantViolations, ok } from './support/factory';
 
@@ -24,12 +24,6 @@ beforeAll(async () => {
   app = await startTestApp();
 });
 afterAll(() => app.close());
-
-/** Sends a request after 0 to maxDelayMs - 1 ms, so that rounds cover different interleavings. */
-async function soon<T>(call: () => Promise<T>, maxDelayMs = 4): Promise<T> {
-  await new Promise((resolve) => setTimeout(resolve, randomInt(maxDelayMs)));
-  return call();
-}
 
 /** A session token for a user, written straight to the table (as createSession would). */
 async function signIn(userId: string): Promise<string> {

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Kind, parse, print, visit, type DefinitionNode, type DocumentNode, type FragmentDefinitionNode } from 'graphql';
 import { startTestApp, type TestApp } from './support/app';
+import { createApiKey } from './support/keys';
 import { factory, ok, tableCounts } from './support/factory';
 import {
   codeOf,
@@ -25,11 +26,8 @@ function freshQuery(selection = 'viewer { kind }') {
   return { query, hash: sha256Hex(query) };
 }
 
-const CREATE_API_KEY = `mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret apiKey { id } } }`;
-
 async function apiKey(app: TestApp, scopes: string[]): Promise<string> {
-  return ok(await app.gql<{ createApiKey: { secret: string } }, unknown>(CREATE_API_KEY, { input: { name: 'p', scopes } }))
-    .createApiKey.secret;
+  return (await createApiKey(app, scopes)).secret;
 }
 
 /** GET /graphql with the APQ extension: the preflight-forcing header satisfies CSRF prevention. */
