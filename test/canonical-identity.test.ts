@@ -37,6 +37,7 @@ describe('canonical.ts, directly', () => {
       ['non-ASCII upper case in both parts', 'ÄNNE@MÜNCHEN.EXAMPLE', 'änne@xn--mnchen-3ya.example'],
       ['full case folding: ß', 'STRASSE@example.com', 'strasse@example.com'],
       ['full case folding: ß, lower', 'straße@example.com', 'strasse@example.com'],
+      ['full case folding: capital ẞ (U+1E9E)', 'STRAẞE@example.com', 'strasse@example.com'],
       ['full case folding: final sigma', 'ΟΔΟΣ@example.com', 'οδος@example.com'],
       ['full case folding: a ligature', 'ﬁnn@example.com', 'finn@example.com'],
       ['surrounding white space, including the ideographic space', '\u3000 a@example.com \t', 'a@example.com'],
@@ -194,6 +195,7 @@ describe('createUser compares emails by the canonical key (issue 9, case 4)', ()
     ['lower case, then upper case in the domain', 'berta@example.org', 'berta@EXAMPLE.ORG', 'berta@example.org'],
     ['non-ASCII case in both parts', 'änne@münchen.example', 'ÄNNE@MÜNCHEN.EXAMPLE', 'änne@xn--mnchen-3ya.example'],
     ['ß, then SS', 'straße@example.com', 'STRASSE@example.com', 'strasse@example.com'],
+    ['ss, then capital ẞ (U+1E9E)', 'fassade@example.com', 'FAẞADE@example.com', 'fassade@example.com'],
     ['plain, then with an invisible soft hyphen', 'carla@example.com', 'car\u00ADla@example.com', 'carla@example.com'],
   ])('%s: the second is CONFLICT and one row holds the key', async (_label, first, second, key) => {
     const created = ok(await app.gql(CreateUserDocument, { input: { email: first, name: 'First' } })).createUser;

@@ -297,6 +297,27 @@ describe('deleteOrganization', () => {
     expect((await app.gql(ViewerDocument, {}, { token: tokens.other })).status).toBe(200);
   });
 
+  it('events: a poller paging with endCursor gets every event in transaction order, across txids of different lengths', async () => {
+    // Transactions 95 to 106: as text, "100" sorts before "95", and a cursor past "106" would skip 95 to 99.
+    const marker = `order-${Date.now()}`;
+    await app.sql(
+      `INSERT INTO events (txid, type, data)
+       SELECT t::text::xid8, 'user.deleted', jsonb_build_object('userId', $1 || '-' || t) FROM generate_series(106, 95, -1) t`,
+      [marker],
+    );
+    const seen: string[] = [];
+    let after: string | null = null;
+    for (let page = 0; page < 1000; page += 1) {
+      const events: { nodes: Array<{ data: unknown }>; pageInfo: { hasNextPage: boolean; endCursor?: string | null } } = ok(
+        await app.gql(EventsDocument, { first: 3, after, types: ['user.deleted'] }),
+      ).events;
+      seen.push(...events.nodes.map((e) => String((e.data as { userId: string }).userId)).filter((id) => id.startsWith(marker)));
+      if (!events.pageInfo.hasNextPage) break;
+      after = events.pageInfo.endCursor ?? null;
+    }
+    expect(seen).toEqual(Array.from({ length: 12 }, (_, i) => `${marker}-${95 + i}`));
+  });
+
   it('writes one event per fact, in the same transaction, with IDs only', async () => {
     const { acme, owner, solo, shared } = await twoOrganizations(app);
     const head = ok(await app.gql(EventsDocument, { first: 100 })).events;

@@ -1,5 +1,11 @@
 import { Client } from 'pg';
-import { DeleteUserDocument, RemoveMemberDocument, UpdateMemberRoleDocument, type MembershipRole } from '../src/generated/graphql';
+import {
+  CreateOrganizationDocument,
+  DeleteUserDocument,
+  RemoveMemberDocument,
+  UpdateMemberRoleDocument,
+  type MembershipRole,
+} from '../src/generated/graphql';
 import { newSessionToken } from '../src/auth/principal';
 import { newId } from '../src/ids';
 import { startTestApp, type GraphQLResponse, type TestApp } from './support/app';
@@ -261,3 +267,28 @@ async function waitForLockWaits(watcher: Client, count: number): Promise<void> {
   }
   throw new Error(`fewer than ${count} statements ever waited for a lock`);
 }
+
+it("createOrganization by a signed-in user vs deleteUser of that user: the new organization's OWNER exists, or nothing is created", async () => {
+  const outcomes = { created: 0, deleted: 0 };
+  for (let round = 0; round < ROUNDS; round += 1) {
+    const [user] = await seedUsers(app, 1);
+    const [creatorToken, deleterToken] = [await signIn(user), await signIn(user)];
+    const [created, deleted] = await Promise.all([
+      soon(() => app.gql(CreateOrganizationDocument, { input: { name: 'Raced' } }, { token: creatorToken })),
+      deleteUser(user, round % 2 === 0 ? deleterToken : undefined),
+    ]);
+    if (succeeded(created)) {
+      // The organization came first: its one OWNER is the user, whom deleteUser then may not delete.
+      outcomes.created += 1;
+      expect(errorCode(deleted)).toBe('CONFLICT');
+      expect(await rolesIn(ok(created).createOrganization.id)).toEqual({ [user]: 'OWNER' });
+    } else {
+      outcomes.deleted += 1;
+      expect(succeeded(deleted)).toBe(true);
+      expect(['NOT_FOUND', 'UNAUTHENTICATED']).toContain(errorCode(created));
+      expect(await exists(user)).toBe(false);
+    }
+    await checkRound();
+  }
+  expect(outcomes.created + outcomes.deleted).toBe(ROUNDS);
+});

@@ -44,9 +44,11 @@ export class DeletionLogService {
     const [txid, position] = decodeEventCursor(args.after);
     const rows: Array<{ position: string; txid: string; type: string; occurred_at: Date; data: Record<string, unknown> }> =
       await manager.query(
-        `SELECT position::text, txid::text, type, occurred_at, data FROM events
-          WHERE ${VISIBLE} AND ($2::xid8 IS NULL OR (txid, position) > ($2::xid8, $3::bigint))
-          ORDER BY txid, position
+        // Ordered by the columns, not by the text output columns of the same names: as text,
+        // txid 1002 would sort before 751 and a poller's cursor would skip events.
+        `SELECT e.position::text AS position, e.txid::text AS txid, e.type, e.occurred_at, e.data FROM events e
+          WHERE ${VISIBLE} AND ($2::xid8 IS NULL OR (e.txid, e.position) > ($2::xid8, $3::bigint))
+          ORDER BY e.txid, e.position
           LIMIT $4`,
         [types, txid, position, args.first + 1],
       );

@@ -14,7 +14,7 @@ import { AppError } from '../errors';
  *   are mapped to ASCII. At least two labels, the last not all digits.
  * - Local part: full-width and half-width forms mapped to their ordinary forms (RFC 8265
  *   §3.4.1, the width-mapping rule of PRECIS identifiers), Unicode NFC, then case-folded.
- *   Case folding uses ICU's full case mappings (upper, then lower case), so `ß`/`SS`/`ss`,
+ *   Case folding uses ICU's full case mappings (lower, upper, then lower case), so `ß`/`SS`/`ss`,
  *   `ς`/`σ` and `ﬁ`/`fi` fold alike, as Unicode's full case folding (CaseFolding.txt, C+F)
  *   has them; it also folds the dotless `ı` to `i`, which errs on the side of "same person".
  *   Invisible characters (Default_Ignorable_Code_Point: soft hyphen, zero-width space and
@@ -55,7 +55,11 @@ export interface CanonicalEmail {
 
 /** Full case folding by ICU's case mappings (see above); also the migration's fallback key for an unparsable address. */
 export function foldCase(text: string): string {
-  return text.normalize('NFC').toUpperCase().toLowerCase().normalize('NFC');
+  // Lower first: the capital sharp s (U+1E9E) has no upper-case mapping of its own, only the
+  // lower-case ß, whose upper case is SS. Compared once with Unicode's full case folding
+  // (Python's str.casefold) over every code point it changes: no difference but the dotless
+  // ı above. The notable cases are in test/canonical-identity.test.ts.
+  return text.normalize('NFC').toLowerCase().toUpperCase().toLowerCase().normalize('NFC');
 }
 
 function mapWidth(text: string): string {

@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { Access } from '../auth/access';
 import { ViewerKind, type Principal } from '../auth/principal';
-import { lockOrganization } from '../database/locks';
+import { lockOrganization, lockUser } from '../database/locks';
 import { AppError, ErrorCode, sqlState } from '../errors';
 import { canonicalDomain } from '../identity/canonical';
 import { newId, parseId } from '../ids';
@@ -39,6 +39,10 @@ export class OrganizationService {
       const domain = canonicalDomain(raw, 'input.domains');
       if (!domains.has(domain)) domains.set(domain, raw.trim().normalize('NFC'));
     }
+    // The new OWNER's row FOR SHARE (THE lock order: the new organization is nobody else's
+    // yet): a deleteUser of the caller committing meanwhile makes this NOT_FOUND, never a
+    // membership of a deleted user.
+    if (principal.kind === ViewerKind.SESSION) await lockUser(manager, principal.userId, 'FOR SHARE');
     const organization = manager.create(Organization, {
       id: newId('organization'),
       name: input.name.trim(),
