@@ -16,6 +16,17 @@ export interface Config {
   adminApiKey?: string;
   logLevel: string;
   dbPoolSize: number;
+  /**
+   * Deletions (deleteUser, deleteOrganization, dry runs included) that may hold a pool
+   * connection at once (issue 10): the rest of the pool always stays for other traffic.
+   * Below DB_POOL_SIZE; half the pool by default (at least 1).
+   */
+  dbDeletionConcurrency: number;
+  /**
+   * How long a deletion waits, in arrival order, for one of those slots before it is
+   * refused with SERVICE_UNAVAILABLE ("busy"), in ms. Waiting holds no connection.
+   */
+  dbDeletionQueueTimeoutMs: number;
   defaultSessionTtlSeconds: number;
   /** How long an invitation stays acceptable (issue 9); after that it reads as EXPIRED. */
   invitationTtlSeconds: number;
@@ -40,12 +51,20 @@ export interface Config {
 
 export class ConfigError extends Error {}
 
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+function integer(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+  why?: string,
+): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
+    const reason = why ? ` (${why})` : '';
+    throw new ConfigError(`${name} must be an integer between ${min} and ${max}${reason}, got "${raw}"`);
   }
   return value;
 }
@@ -84,6 +103,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (adminApiKey !== undefined && adminApiKey.length < 16) {
     throw new ConfigError('ADMIN_API_KEY must be at least 16 characters long');
   }
+  const dbPoolSize = integer(env, 'DB_POOL_SIZE', 10, 1, 200);
+  // With a pool of one connection nothing can be kept back from deletions.
+  const deletionCeiling = Math.max(1, dbPoolSize - 1);
   return {
     nodeEnv,
     host: text(env, 'HOST') ?? '127.0.0.1',
@@ -92,7 +114,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: path.resolve(text(env, 'DATA_DIR') ?? '.data'),
     adminApiKey,
     logLevel: text(env, 'LOG_LEVEL') ?? (nodeEnv === 'test' ? 'silent' : 'info'),
-    dbPoolSize: integer(env, 'DB_POOL_SIZE', 10, 1, 200),
+    dbPoolSize,
+    dbDeletionConcurrency: integer(
+      env,
+      'DB_DELETION_CONCURRENCY',
+      Math.max(1, Math.floor(dbPoolSize / 2)),
+      1,
+      deletionCeiling,
+      'below DB_POOL_SIZE',
+    ),
+    dbDeletionQueueTimeoutMs: integer(env, 'DB_DELETION_QUEUE_TIMEOUT_MS', 30_000, 0, 600_000),
     defaultSessionTtlSeconds: integer(env, 'SESSION_TTL_SECONDS', 86_400, 60, 31_536_000),
     invitationTtlSeconds: integer(env, 'INVITATION_TTL_SECONDS', 604_800, 60, 31_536_000),
     dbLockTimeoutMs: integer(env, 'DB_LOCK_TIMEOUT_MS', 5_000, 100, 600_000),

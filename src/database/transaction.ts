@@ -6,6 +6,17 @@ export interface TransactionOptions {
   rollbackOnly?: boolean;
   /** Attempts in all, counting the first; deadlocks and serialization failures are retried. */
   maxAttempts?: number;
+  /**
+   * Admits the unit of work (e.g. the deletion bulkhead, issue 10): its permit is taken
+   * before a connection is asked for and given back after the connection is released,
+   * held across retries. It may refuse (SERVICE_UNAVAILABLE) without anything having begun.
+   */
+  admission?: Admission;
+}
+
+/** Runs work when a slot is free, one slot per call, and frees it when the work ends either way. */
+export interface Admission {
+  run<T>(work: () => Promise<T>): Promise<T>;
 }
 
 /**
@@ -19,6 +30,10 @@ export async function inTransaction<T>(
   work: (manager: EntityManager) => Promise<T>,
   options: TransactionOptions = {},
 ): Promise<T> {
+  if (options.admission) {
+    const { admission, ...rest } = options;
+    return admission.run(() => inTransaction(dataSource, work, rest));
+  }
   const maxAttempts = options.maxAttempts ?? 5;
   for (let attempt = 1; ; attempt += 1) {
     const runner = dataSource.createQueryRunner();

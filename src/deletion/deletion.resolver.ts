@@ -50,8 +50,10 @@ export class DeletionResolver {
 
   /**
    * Runs one deletion in the mutation's transaction (rolled back for a dry run) and
-   * records metrics. Every connection has lock and statement timeouts (DB_LOCK_TIMEOUT_MS,
-   * DB_STATEMENT_TIMEOUT_MS), so a stuck lock is a clear CONFLICT, not a hung request.
+   * records metrics. At most DB_DELETION_CONCURRENCY deletions hold a connection at
+   * once; the others wait in arrival order (DeletionBulkhead). Every connection has lock
+   * and statement timeouts (DB_LOCK_TIMEOUT_MS, DB_STATEMENT_TIMEOUT_MS), so a stuck
+   * lock is a clear CONFLICT, not a hung request.
    */
   private async run<T extends { receipt: DeletionReceipt }>(
     ctx: Context,
@@ -60,7 +62,9 @@ export class DeletionResolver {
     work: (manager: EntityManager) => Promise<T>,
   ): Promise<T> {
     try {
-      const result = await ctx.transaction(work, { rollbackOnly: dryRun });
+      // Through the deletion bulkhead (issue 10): a permit before the transaction opens,
+      // given back after it ends; a wait past DB_DELETION_QUEUE_TIMEOUT_MS answers "busy".
+      const result = await ctx.transaction(work, { rollbackOnly: dryRun, admission: ctx.deletionBulkhead });
       const { terminatedSessionCount, removedMembershipCount, cascadedUserCount } = result.receipt;
       // A dry run removed nothing: it is counted, but observes no rows.
       ctx.metrics.recordDeletion(

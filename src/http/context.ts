@@ -1,15 +1,15 @@
 import type { Request } from 'express';
-import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
 import { Access } from '../auth/access';
 import type { Authenticator, Principal } from '../auth/principal';
 import type { Config } from '../config';
+import type { DeletionBulkhead } from '../deletion/deletion-bulkhead';
 import { inTransaction, type TransactionOptions } from '../database/transaction';
-import { AppError, DATABASE_UNAVAILABLE, ErrorCode, isDatabaseUnavailable } from '../errors';
-import { currentLogger } from '../logger';
+import { requestLevelError } from '../errors';
 import { createLoaders, type Loaders } from './loaders';
 import type { Metrics } from './metrics';
+import { ReadSnapshot } from './read-snapshot';
 
 /** Everything a resolver may use: who is calling, this request's loaders, and the transaction opener. */
 export interface Context {
@@ -17,7 +17,12 @@ export interface Context {
   loaders: Loaders;
   access: Access;
   metrics: Metrics;
-  /** Manager for reads outside any transaction (loaders use the same pool). */
+  /** The server's one deletion bulkhead (issue 10): what deletions pass as their transaction's admission. */
+  deletionBulkhead: DeletionBulkhead;
+  /**
+   * Manager for reads outside a mutation's transaction: in a query, the request's one
+   * snapshot (src/http/read-snapshot.ts), which the loaders read through too.
+   */
   reader: EntityManager;
   config: Config;
   /**
@@ -25,6 +30,11 @@ export interface Context {
    * loaders are rebuilt, so fields of the payload read what the mutation wrote.
    */
   transaction<T>(work: (manager: EntityManager) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  /**
+   * Rebinds the request's reads (reader, loaders, access) to one ReadSnapshot and returns
+   * it, for its owner to end. Called by readSnapshotPlugin for queries only; not for resolvers.
+   */
+  readFromSnapshot(): ReadSnapshot;
 }
 
 export function createContextFactory(deps: {
@@ -33,35 +43,46 @@ export function createContextFactory(deps: {
   config: Config;
   metrics: Metrics;
   logger: Logger;
+  deletionBulkhead: DeletionBulkhead;
 }) {
   return async ({ req }: { req: Request }): Promise<Context> => {
     let principal: Principal;
     try {
       principal = await deps.authenticator.authenticate(req.headers.authorization);
     } catch (error) {
-      // Thrown from the context function, only a GraphQLError keeps its code and HTTP status.
-      if (error instanceof AppError) throw error.toGraphQLError();
-      const unavailable = isDatabaseUnavailable(error);
-      currentLogger(deps.logger).error({ err: error }, 'could not authenticate the request');
-      throw new GraphQLError(unavailable ? DATABASE_UNAVAILABLE : 'Internal server error', {
-        extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, http: { status: unavailable ? 503 : 500 } },
-      });
+      // Thrown from the context function, only a GraphQLError keeps its code and HTTP status:
+      // 401, 503 with Retry-After when the database is unreachable or busy, 500 for a bug.
+      // formatError logs the cause (an outage once, not per request).
+      throw requestLevelError(error);
     }
-    const loaders = createLoaders(deps.dataSource);
+    const loaders = createLoaders(deps.dataSource.manager);
+    // Apollo runs each operation on a shallow copy of this object (cloneObject in
+    // ApolloServer.ts): the methods below rebind the copy they are called on, `this`,
+    // which is the one resolvers see, not `context`.
     const context: Context = {
       principal,
       loaders,
       access: new Access(principal, loaders),
       config: deps.config,
       metrics: deps.metrics,
+      deletionBulkhead: deps.deletionBulkhead,
       reader: deps.dataSource.manager,
       async transaction(work, options) {
         try {
           return await inTransaction(deps.dataSource, work, options);
         } finally {
-          context.loaders = createLoaders(deps.dataSource);
-          context.access = new Access(principal, context.loaders);
+          this.loaders = createLoaders(deps.dataSource.manager);
+          this.access = new Access(principal, this.loaders);
         }
+      },
+      readFromSnapshot() {
+        const snapshot = new ReadSnapshot(deps.dataSource);
+        this.reader = snapshot.manager;
+        this.loaders = createLoaders(snapshot.manager);
+        this.access = new Access(principal, this.loaders);
+        // A safety net only: the plugin's willSendResponse has ended it before the response is written.
+        req.res?.once('close', () => void snapshot.end());
+        return snapshot;
       },
     };
     return context;

@@ -1,4 +1,4 @@
-import type { DataSource } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import { createInvitationLoaders } from '../invitations/invitation.loader';
 import { createMembershipLoaders } from '../memberships/membership.loader';
 import { createOrganizationLoaders } from '../organizations/organization.loader';
@@ -7,16 +7,18 @@ import { createUserLoaders } from '../users/user.loader';
 
 /**
  * Every feature's per-request DataLoaders, built once per request by the context factory
- * (and again after a mutation's transaction). Its own module, so that auth/access.ts can
+ * (again for a query, on its read snapshot, and after a mutation's transaction). They
+ * read through `manager`: the DataSource's own outside a snapshot, the snapshot's runner
+ * in a query (src/http/read-snapshot.ts). Its own module, so that auth/access.ts can
  * name the type without importing the context, which imports auth/access.ts.
  */
-export function createLoaders(dataSource: DataSource) {
+export function createLoaders(manager: EntityManager) {
   return {
-    ...createOrganizationLoaders(dataSource),
-    ...createUserLoaders(dataSource),
-    ...createMembershipLoaders(dataSource),
-    ...createSessionLoaders(dataSource),
-    ...createInvitationLoaders(dataSource),
+    ...createOrganizationLoaders(manager),
+    ...createUserLoaders(manager),
+    ...createMembershipLoaders(manager),
+    ...createSessionLoaders(manager),
+    ...createInvitationLoaders(manager),
   };
 }
 export type Loaders = ReturnType<typeof createLoaders>;

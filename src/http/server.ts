@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import type { Duplex } from 'node:stream';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
@@ -10,14 +12,18 @@ import type { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { Authenticator } from '../auth/principal';
 import type { Config } from '../config';
-import { createErrorFormatter } from '../errors';
+import { createErrorFormatter, ErrorCode, SERVICE_UNAVAILABLE_HEADERS } from '../errors';
+import { DatabaseOutage } from '../database/outage';
 import { currentLogger, requestLogging } from '../logger';
+import { DeletionBulkhead } from '../deletion/deletion-bulkhead';
 import { createContextFactory, type Context } from './context';
+import { InFlightRequests, type InFlightRequest } from './in-flight';
 import { Metrics, type PoolStats } from './metrics';
 import { queryLimits } from './query-limits';
 import { graphiqlRouter } from './graphiql/graphiql';
 import { corsMiddleware, graphqlResponseStatusPlugin } from './http-conventions';
 import { createPersistedQueryCache, TrustedDocuments, trustedDocumentsPlugin } from './persisted-queries';
+import { readSnapshotPlugin } from './read-snapshot';
 
 export interface ServerDeps {
   config: Config;
@@ -31,12 +37,26 @@ export interface RunningServer {
   url: string;
   httpServer: http.Server;
   metrics: Metrics;
-  /** Stops accepting, lets in-flight requests finish (up to the grace period), then closes. */
-  stop(): Promise<void>;
+  /**
+   * Stops accepting (requests that still arrive get 503 SERVICE_UNAVAILABLE), lets
+   * in-flight requests finish within the grace period, then cuts the connections of
+   * those that did not. Resolves with those abandoned requests (none when the drain
+   * was clean); their work may still be running, and is the caller's to cut off.
+   */
+  stop(): Promise<{ abandoned: InFlightRequest[] }>;
 }
 
 /** Request bodies above this are refused with 413 before any parsing. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/**
+ * The one JSON error body of every error answer outside GraphQL execution (404, 413,
+ * 415, 431, 503 while shutting down, …), shaped like a GraphQL response's errors so a
+ * client reads all failures the same way (issue 10).
+ */
+export function errorBody(message: string, code: string): { errors: Array<{ message: string; extensions: { code: string } }> } {
+  return { errors: [{ message, extensions: { code } }] };
+}
 
 function poolStats(dataSource: DataSource): PoolStats {
   const pool = (dataSource.driver as PostgresDriver).master as
@@ -54,7 +74,20 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
   const app = express();
   app.disable('x-powered-by');
   app.use(requestLogging(logger));
+  // Once shutdown began, a request that still arrives (on a kept-alive or pipelining
+  // connection) is refused as "try again elsewhere", never half-served.
+  let stopping = false;
+  app.use((_req: Request, res: Response, next: NextFunction) => {
+    if (!stopping) return next();
+    currentLogger(logger).info('refused: the server is shutting down');
+    res
+      .status(503)
+      .set({ ...SERVICE_UNAVAILABLE_HEADERS, Connection: 'close' })
+      .json(errorBody('The server is shutting down; retry shortly', ErrorCode.SERVICE_UNAVAILABLE));
+  });
   const httpServer = http.createServer(app);
+  httpServer.on('clientError', clientErrorHandler(logger));
+  const inFlight = new InFlightRequests();
 
   const trusted = new TrustedDocuments();
   const persistedQueries = createPersistedQueryCache(trusted, { redisUrl: config.redisUrl, logger });
@@ -64,9 +97,11 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
   });
   const limits = queryLimits();
   const production = config.nodeEnv === 'production';
+  // Logs a database outage once when it starts and once when it ends (issue 10).
+  const outage = new DatabaseOutage(logger, deps.dataSource);
   const apollo = new ApolloServer<Context>({
     schema: deps.schema,
-    formatError: createErrorFormatter(logger),
+    formatError: createErrorFormatter(logger, outage),
     includeStacktraceInErrorResponses: false,
     hideSchemaDetailsFromClientErrors: production,
     introspection: config.introspection,
@@ -83,6 +118,8 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
       trustedDocumentsPlugin(trusted),
       graphqlResponseStatusPlugin(),
       metrics.plugin(),
+      inFlight.plugin(),
+      readSnapshotPlugin(),
     ],
     logger,
   });
@@ -97,6 +134,7 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
   app.get('/readyz', async (_req, res) => {
     try {
       await deps.dataSource.query('SELECT 1');
+      outage.reachable();
       res.json({ status: 'ready' });
     } catch {
       res.status(503).json({ status: 'database unreachable' });
@@ -104,23 +142,30 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
   });
 
   const authenticator = new Authenticator(deps.dataSource, deps.adminApiKey);
+  const deletionBulkhead = new DeletionBulkhead(config.dbDeletionConcurrency, config.dbDeletionQueueTimeoutMs);
   // CORS first, so preflights are answered before GraphiQL's routes can claim /graphql.
   app.use('/graphql', corsMiddleware(config.corsOrigins));
   if (config.graphiql) app.use(graphiqlRouter()); // before Apollo: browsers' GET /graphql gets the page
   app.use(
     '/graphql',
     express.json({ limit: BODY_LIMIT_BYTES }),
-    expressMiddleware(apollo, {
-      context: createContextFactory({ dataSource: deps.dataSource, authenticator, config, metrics, logger }),
-    }),
+    inFlight.track(
+      expressMiddleware(apollo, {
+        context: createContextFactory({ dataSource: deps.dataSource, authenticator, config, metrics, logger, deletionBulkhead }),
+      }),
+    ),
   );
   app.use(bodyErrorHandler);
+  // Unknown routes: the JSON error body, not Express's HTML page.
+  app.use((req: Request, res: Response) => {
+    res.status(404).json(errorBody(`No route for ${req.method} ${req.path}`, ErrorCode.NOT_FOUND));
+  });
   // Anything else that escaped a route: logged, and answered without Express's default
   // page (which shows a stack trace outside production).
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
     currentLogger(logger).error({ err: error }, 'unhandled error in an HTTP route');
     if (res.headersSent) return;
-    res.status(500).json({ errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+    res.status(500).json(errorBody('Internal server error', ErrorCode.INTERNAL_SERVER_ERROR));
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -134,8 +179,13 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
     httpServer,
     metrics,
     async stop() {
+      stopping = true;
+      // The drain plugin: stop listening, close idle connections, wait up to the grace
+      // period for the busy ones, then destroy whatever connection is left.
       await apollo.stop();
+      const abandoned = inFlight.list();
       await persistedQueries.close();
+      return { abandoned };
     },
   };
 }
@@ -146,12 +196,57 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
  */
 function bodyErrorHandler(error: { type?: string; status?: number }, _req: Request, res: Response, next: NextFunction) {
   if (error.type === 'entity.too.large') {
-    res.status(413).json({
-      errors: [{ message: `Request body larger than ${BODY_LIMIT_BYTES} bytes`, extensions: { code: 'BAD_REQUEST' } }],
-    });
+    res.status(413).json(errorBody(`Request body larger than ${BODY_LIMIT_BYTES} bytes`, 'BAD_REQUEST'));
+  } else if (error.status === 415) {
+    res.status(415).json(errorBody('Unsupported content encoding or charset of the request body', 'BAD_REQUEST'));
   } else if (error.status !== undefined && error.status >= 400 && error.status < 500) {
-    res.status(error.status).json({ errors: [{ message: 'Malformed request body', extensions: { code: 'BAD_REQUEST' } }] });
+    res.status(error.status).json(errorBody('Malformed request body', 'BAD_REQUEST'));
   } else {
     next(error);
   }
+}
+
+/** What Node's HTTP parser refuses before Express runs, as status and message. */
+function parserRefusal(code: string | undefined): { status: number; message: string } {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, message: 'Request header fields too large' };
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { status: 408, message: 'Request timed out' };
+    default:
+      return { status: 400, message: 'Malformed HTTP request' };
+  }
+}
+
+/**
+ * Requests Node's HTTP parser refuses (headers over its 16 KB limit, garbage, a bad
+ * chunk) never reach Express, and Node answers them with a bare status line. Here they
+ * get the same JSON error body as every other error answer (issue 10), with a request id,
+ * then the connection is closed: after a parse error its byte stream cannot be trusted.
+ */
+function clientErrorHandler(logger: Logger) {
+  return (error: Error & { code?: string }, socket: Duplex) => {
+    // A response already partly written on this connection cannot be followed by
+    // another status line (the test Node's own handler makes).
+    const busy = (socket as Duplex & { _httpMessage?: { _headerSent?: boolean } })._httpMessage?._headerSent;
+    if (error.code === 'ECONNRESET' || !socket.writable || busy) {
+      socket.destroy();
+      return;
+    }
+    const { status, message } = parserRefusal(error.code);
+    const requestId = randomUUID();
+    const body = JSON.stringify(errorBody(message, 'BAD_REQUEST'));
+    logger.info({ reqId: requestId, res: { statusCode: status }, parserError: error.code }, 'refused by the HTTP parser');
+    socket.end(
+      [
+        `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}`,
+        'Content-Type: application/json; charset=utf-8',
+        `Content-Length: ${Buffer.byteLength(body)}`,
+        `X-Request-Id: ${requestId}`,
+        'Connection: close',
+        '',
+        body,
+      ].join('\r\n'),
+    );
+  };
 }

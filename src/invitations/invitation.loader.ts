@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import type { DataSource } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import { groupBy } from '../collections';
 import { toPage, type Page } from '../pagination';
 import { INVITATION_COLUMNS, Invitation, invitationStatusCondition, type InvitationStatus } from './invitation.entity';
@@ -23,8 +23,8 @@ export interface InvitationCountKey {
  * of invitations for many organizations at once is one statement: a window function
  * numbers each organization's rows in ID order and keeps the first `first + 1` of each.
  */
-export function createInvitationLoaders(dataSource: DataSource) {
-  const repository = dataSource.getRepository(Invitation);
+export function createInvitationLoaders(manager: EntityManager) {
+  const repository = manager.getRepository(Invitation);
   return {
     invitationPage: new DataLoader<InvitationPageKey, Omit<Page<Invitation>, 'totalCount'>, string>(
       async (keys) => {
@@ -33,7 +33,7 @@ export function createInvitationLoaders(dataSource: DataSource) {
         const pages = new Map<string, Omit<Page<Invitation>, 'totalCount'>>();
         for (const group of byArgs.values()) {
           const { status, first, afterId } = group[0];
-          const rows: Array<Record<string, unknown>> = await dataSource.query(
+          const rows: Array<Record<string, unknown>> = await manager.query(
             `SELECT ${INVITATION_COLUMNS} FROM (
                SELECT i.*, row_number() OVER (PARTITION BY i.organization_id ORDER BY i.id) AS position
                  FROM invitations i
@@ -63,7 +63,7 @@ export function createInvitationLoaders(dataSource: DataSource) {
         const counts = new Map<string, number>();
         for (const group of byStatus.values()) {
           const { status } = group[0];
-          const rows: Array<{ organization_id: string; count: number }> = await dataSource.query(
+          const rows: Array<{ organization_id: string; count: number }> = await manager.query(
             `SELECT i.organization_id, count(*)::int AS count FROM invitations i
               WHERE i.organization_id = ANY($1) AND ${status ? invitationStatusCondition(status, 'i') : 'true'}
               GROUP BY i.organization_id`,

@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import { In, type DataSource } from 'typeorm';
+import { In, type EntityManager } from 'typeorm';
 import { groupBy } from '../collections';
 import { toPage, type Page } from '../pagination';
 import { Membership } from './membership.entity';
@@ -15,8 +15,8 @@ export interface MembershipPageKey {
  * one statement: a window function numbers each organization's rows in ID order and
  * keeps the first `first + 1` of each.
  */
-export function createMembershipLoaders(dataSource: DataSource) {
-  const repository = dataSource.getRepository(Membership);
+export function createMembershipLoaders(manager: EntityManager) {
+  const repository = manager.getRepository(Membership);
   return {
     membershipsByUser: new DataLoader<string, Membership[]>(async (userIds) => {
       const rows = await repository.find({ where: { userId: In([...userIds]) }, order: { id: 'ASC' } });
@@ -25,7 +25,7 @@ export function createMembershipLoaders(dataSource: DataSource) {
     }),
 
     membershipCountByOrganization: new DataLoader<string, number>(async (organizationIds) => {
-      const rows: Array<{ organization_id: string; count: string }> = await dataSource.query(
+      const rows: Array<{ organization_id: string; count: string }> = await manager.query(
         `SELECT organization_id, count(*) AS count FROM memberships
           WHERE organization_id = ANY($1) GROUP BY organization_id`,
         [[...organizationIds]],
@@ -41,7 +41,7 @@ export function createMembershipLoaders(dataSource: DataSource) {
         const pages = new Map<string, Omit<Page<Membership>, 'totalCount'>>();
         for (const group of byArgs.values()) {
           const { first, afterId } = group[0];
-          const rows: Array<Record<string, unknown>> = await dataSource.query(
+          const rows: Array<Record<string, unknown>> = await manager.query(
             `SELECT id, "organizationId", "userId", role, "createdAt" FROM (
                SELECT id, organization_id AS "organizationId", user_id AS "userId", role, created_at AS "createdAt",
                       row_number() OVER (PARTITION BY organization_id ORDER BY id) AS position

@@ -1,13 +1,13 @@
 import DataLoader from 'dataloader';
-import { In, type DataSource } from 'typeorm';
+import { In, type EntityManager } from 'typeorm';
 import { groupBy } from '../collections';
 import { Organization, OrganizationDomain } from './organization.entity';
 
 /** Per-request batch loaders; each batch function answers in key order, one result per key. */
-export function createOrganizationLoaders(dataSource: DataSource) {
+export function createOrganizationLoaders(manager: EntityManager) {
   return {
     organizationById: new DataLoader<string, Organization | null>(async (ids) => {
-      const rows = await dataSource.getRepository(Organization).findBy({ id: In([...ids]) });
+      const rows = await manager.getRepository(Organization).findBy({ id: In([...ids]) });
       const byId = new Map(rows.map((row) => [row.id, row]));
       return ids.map((id) => byId.get(id) ?? null);
     }),
@@ -16,7 +16,7 @@ export function createOrganizationLoaders(dataSource: DataSource) {
      * (sorted here, not by the database's collation, which may skip '-' and '.').
      */
     domainsByOrganization: new DataLoader<string, OrganizationDomain[]>(async (ids) => {
-      const rows = await dataSource.getRepository(OrganizationDomain).findBy({ organizationId: In([...ids]) });
+      const rows = await manager.getRepository(OrganizationDomain).findBy({ organizationId: In([...ids]) });
       rows.sort((a, b) => (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0));
       const groups = groupBy(rows, (row) => row.organizationId);
       return ids.map((id) => groups.get(id) ?? []);

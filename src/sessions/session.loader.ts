@@ -1,11 +1,11 @@
 import DataLoader from 'dataloader';
-import { In, type DataSource } from 'typeorm';
+import { In, type EntityManager } from 'typeorm';
 import { groupBy } from '../collections';
 import { Session } from './session.entity';
 
 /** Per-request batch loaders; each batch function answers in key order, one result per key. */
-export function createSessionLoaders(dataSource: DataSource) {
-  const repository = dataSource.getRepository(Session);
+export function createSessionLoaders(manager: EntityManager) {
+  const repository = manager.getRepository(Session);
   return {
     sessionById: new DataLoader<string, Session | null>(async (ids) => {
       const rows = await repository.findBy({ id: In([...ids]) });

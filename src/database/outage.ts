@@ -1,0 +1,65 @@
+import type { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { DataSource } from 'typeorm';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+
+/**
+ * Whether the database is away, for the log (issue 10): one warning when the first
+ * request is refused because PostgreSQL cannot be reached, one info line when it answers
+ * again, with the number of requests refused in between, instead of a stack trace for
+ * each refused request.
+ *
+ * Fed by formatError (every refusal, from a resolver or from authentication) and ended
+ * by the first sign of life: the pool opening a new connection (after an outage every
+ * old one is gone, so the first request served again opens one) or a successful /readyz.
+ */
+export class DatabaseOutage {
+  private startedAt: number | undefined;
+  private refusedRequests = 0;
+  /** Requests already counted, by their request logger (one per request, see logger.ts). */
+  private counted = new WeakSet<Logger>();
+
+  constructor(
+    private readonly logger: Logger,
+    dataSource?: DataSource,
+  ) {
+    const pool = (dataSource?.driver as PostgresDriver | undefined)?.master as EventEmitter | undefined;
+    pool?.on('connect', () => this.reachable());
+  }
+
+  /**
+   * A request was refused because the database could not be reached. `requestLogger` is
+   * the request's own logger (currentLogger): a request with several failed fields counts once.
+   */
+  refused(cause: unknown, requestLogger: Logger = this.logger): void {
+    if (this.startedAt === undefined) {
+      this.startedAt = Date.now();
+      this.refusedRequests = 0;
+      this.counted = new WeakSet();
+      requestLogger.warn(
+        { cause: describe(cause) },
+        'database unreachable: refusing requests with SERVICE_UNAVAILABLE until it answers again',
+      );
+    }
+    if (requestLogger !== this.logger) {
+      if (this.counted.has(requestLogger)) return;
+      this.counted.add(requestLogger);
+    }
+    this.refusedRequests += 1;
+  }
+
+  /** The database answered: ends an outage, if one is ongoing. */
+  reachable(): void {
+    if (this.startedAt === undefined) return;
+    const outageMs = Date.now() - this.startedAt;
+    this.startedAt = undefined;
+    this.logger.info({ refusedRequests: this.refusedRequests, outageMs }, 'database reachable again');
+  }
+}
+
+/** The cause in one short line: its name, SQLSTATE or errno code, and message; never a stack. */
+function describe(cause: unknown): string {
+  const error = cause as { name?: unknown; code?: unknown; message?: unknown } | null;
+  const parts = [error?.name, error?.code, error?.message].filter((part) => typeof part === 'string' && part !== '');
+  return parts.length ? parts.join(': ') : String(cause);
+}
