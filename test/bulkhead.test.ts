@@ -218,6 +218,40 @@ describe('deletions that wait past DB_DELETION_QUEUE_TIMEOUT_MS', () => {
       await watch.end();
     }
   }, 180_000);
+
+  it('a mutation document whose earlier field committed is not answered 503: that field is not to be sent again', async () => {
+    const f = factory(app);
+    const blocked = [await f.organization(), await f.organization()];
+    const victim = await f.user();
+    const watch = await watcher(app);
+    const locker = await watcher(app);
+    try {
+      await locker.query('BEGIN');
+      await locker.query('SELECT 1 FROM organizations WHERE id = ANY($1) FOR UPDATE', [blocked.map((o) => o.id)]);
+      const holding = blocked.map((o) => app.gql(DeleteOrganizationDocument, { id: o.id }));
+      await until(async () => (await lockWaiters(watch)) === 2);
+      const name = `Committed ${Date.now()}`;
+      const response = await app.gql<{ a: { id: string } | null; b: unknown }, { name: string; id: string }>(
+        `mutation ($name: String!, $id: ID!) {
+          a: createOrganization(input: { name: $name }) { id }
+          b: deleteUser(id: $id) { deletedUserId }
+        }`,
+        { name, id: victim.id },
+      );
+      expect(response.status).toBe(200);
+      expect(response.headers.get('retry-after')).toBeNull();
+      // deleteUser is non-null, so its error nulls all of `data`: the organization's ID is lost, but it was created.
+      expect(response.data ?? null).toBeNull();
+      expect(response.errors).toEqual([expect.objectContaining({ path: ['b'], extensions: { code: 'SERVICE_UNAVAILABLE' } })]);
+      expect(await app.sql('SELECT count(*)::int AS n FROM organizations WHERE name = $1', [name])).toEqual([{ n: 1 }]);
+      expect(await app.sql('SELECT id FROM users WHERE id = $1', [victim.id])).toEqual([{ id: victim.id }]);
+      await locker.query('ROLLBACK');
+      for (const deletion of await Promise.all(holding)) expect(deletion.errors).toBeUndefined();
+    } finally {
+      await locker.end();
+      await watch.end();
+    }
+  }, 60_000);
 });
 
 describe('DeletionBulkhead', () => {

@@ -276,3 +276,36 @@ describe('outage signalling (issue 10)', () => {
     expect(ok(await app.gql(ViewerDocument, {}, { token: owner.token })).viewer.user?.id).toBe(owner.user.id);
   });
 });
+
+describe('outage signalling after a single lost connection (issue 10)', () => {
+  it('the outage it opened ends by itself, without a request, so that the next outage is logged when it starts', async () => {
+    const { organization } = await seed();
+    const side = await sideClient();
+    try {
+      await side.query('BEGIN');
+      await side.query('SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE', [organization.id]);
+      log.clear();
+      const deletion = app.gql(DeleteOrganizationDocument, { id: organization.id });
+      await untilWaitingOnLock(side);
+      // Only the waiting deletion's backend: the pool keeps its other connections, and nothing asks it for a new one.
+      await side.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE datname = current_database() AND application_name = 'identity-gateway' AND wait_event_type = 'Lock'`,
+      );
+      expectUnavailable(await settles(deletion, 'the terminated deletion'));
+      await side.query('ROLLBACK');
+      expect(log.entries().filter((entry) => /^database unreachable/.test(entry.msg))).toHaveLength(1);
+
+      // No request and no /readyz from here on: the outage's own probe finds the database answering.
+      let recovered: Array<Record<string, any>> = [];
+      for (let attempt = 0; attempt < 100 && recovered.length === 0; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        recovered = log.entries().filter((entry) => entry.msg === 'database reachable again');
+      }
+      expect(recovered).toHaveLength(1);
+      expect(recovered[0].refusedRequests).toBe(1);
+    } finally {
+      await side.end().catch(() => undefined);
+    }
+  });
+});

@@ -357,6 +357,15 @@ describe('SIGTERM', () => {
       await until('new connections are refused', async () => !(await accepts(server.port)));
       expect(server.child.exitCode).toBeNull(); // still draining: the deletion holds it open
 
+      // More signals while draining (an impatient operator, a supervisor) change nothing:
+      // Node's default action would end the process at once.
+      server.child.kill('SIGTERM');
+      server.child.kill('SIGHUP');
+      await until('the repeated signals are noted', () =>
+        logEntries(server).filter((entry) => entry.msg === 'already shutting down; the signal is ignored').length === 2,
+      );
+      expect(server.child.exitCode).toBeNull();
+
       // A request that still arrives on the open connection (pipelined behind the
       // deletion) is refused as "try again", not served by a server going away.
       connection.post('/graphql', JSON.stringify({ query: '{ viewer { kind } }' }), {

@@ -400,3 +400,37 @@ describe('with a pool of one connection', () => {
     expect(pool.totalCount - pool.idleCount).toBe(0);
   });
 });
+
+describe('one field of a query fails (a lock timeout)', () => {
+  let strict: TestApp;
+  beforeAll(async () => {
+    strict = await startTestApp({ DB_LOCK_TIMEOUT_MS: '300' });
+  });
+  afterAll(() => strict.close());
+
+  it('the fields read after it in the same snapshot fail for the same reason, never as INTERNAL_SERVER_ERROR', async () => {
+    const f = factory(strict);
+    const [a, b] = [await f.organization({ domains: ['one.example'] }), await f.organization()];
+    await f.member(b.id, (await f.user()).id);
+    const locker = new Client({ connectionString: strict.databaseUrl, application_name: 'lock-holder' });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE organization_domains IN ACCESS EXCLUSIVE MODE');
+      const response = await strict.gql<Record<string, unknown>, { a: string; b: string }>(
+        `query ($a: ID!, $b: ID!) {
+          a: organization(id: $a) { name domains { domain } }
+          b: organization(id: $b) { name memberships(first: 2) { nodes { user { email } } } }
+        }`,
+        { a: a.id, b: b.id },
+      );
+      const codes = (response.errors ?? []).map((error) => error.extensions?.code);
+      expect(codes.length).toBeGreaterThan(0);
+      // The lock timeout is CONFLICT ("busy; try again"); whatever the transaction refused after it is too.
+      expect(new Set(codes)).toEqual(new Set(['CONFLICT']));
+    } finally {
+      await locker.query('ROLLBACK').catch(() => undefined);
+      await locker.end();
+    }
+  });
+});

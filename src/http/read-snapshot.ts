@@ -1,6 +1,9 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
+import { sqlState } from '../errors';
 import type { Context } from './context';
+
+const IN_FAILED_TRANSACTION = '25P02';
 
 /**
  * One snapshot for every read of a query request (issue 10): a parent and its children
@@ -29,6 +32,8 @@ export class ReadSnapshot {
   private readonly runner: QueryRunner;
   private begun?: Promise<unknown>;
   private ended?: Promise<void>;
+  /** The first statement that failed: it aborted the transaction, so it is what every later one fails with. */
+  private failure?: unknown;
 
   constructor(private readonly dataSource: DataSource) {
     this.runner = dataSource.createQueryRunner();
@@ -43,6 +48,19 @@ export class ReadSnapshot {
         return connection;
       });
       return this.begun as Promise<unknown>;
+    };
+    // After one statement fails, PostgreSQL refuses the rest of the transaction with 25P02
+    // ("current transaction is aborted"). Those fields fail for the first one's reason
+    // (a lock timeout: CONFLICT; the database gone: SERVICE_UNAVAILABLE), never as a bug.
+    const query = this.runner.query.bind(this.runner) as (...args: unknown[]) => Promise<unknown>;
+    (this.runner as { query: (...args: unknown[]) => Promise<unknown> }).query = async (...args: unknown[]) => {
+      try {
+        return await query(...args);
+      } catch (error) {
+        if (this.failure !== undefined && sqlState(error) === IN_FAILED_TRANSACTION) throw this.failure;
+        this.failure ??= error;
+        throw error;
+      }
     };
   }
 
