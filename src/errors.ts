@@ -1,5 +1,5 @@
 import { unwrapResolverError } from '@apollo/server/errors';
-import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { GraphQLError, Kind, type GraphQLFormattedError } from 'graphql';
 import { ArgumentValidationError, AuthenticationError, AuthorizationError } from 'type-graphql';
 import type { ValidationError } from 'class-validator';
 import type { Logger } from 'pino';
@@ -148,6 +148,51 @@ export function requestLevelError(error: unknown): GraphQLError {
 function causeOf(raw: unknown): unknown {
   const original = unwrapResolverError(raw);
   return original instanceof GraphQLError && REQUEST_LEVEL_CAUSES.has(original) ? REQUEST_LEVEL_CAUSES.get(original) : original;
+}
+
+/** Client-chosen names in messages (unknown field names, paths) are cut to this many characters (issue 11). */
+const MAX_NAME_IN_MESSAGE = 64;
+
+export const cutName = (text: string) => (text.length > MAX_NAME_IN_MESSAGE ? `${text.slice(0, MAX_NAME_IN_MESSAGE)}…` : text);
+
+/**
+ * graphql's variable coercion messages print the whole invalid value
+ * (`Variable "$input" got invalid value { …every field… } at "input.x"; Field "y" is not
+ * defined by type "T".`). The same message without the value: the variable, the path
+ * within it, and the reason, keeping from the reason only shapes that name schema types
+ * and fields (a client's unknown field name is cut to MAX_NAME_IN_MESSAGE). Undefined
+ * for any other error. Applied by formatError below (issue 11).
+ */
+export function withoutEchoedValue(error: GraphQLError): string | undefined {
+  const node = error.nodes?.length === 1 ? error.nodes[0] : undefined;
+  if (node?.kind !== Kind.VARIABLE_DEFINITION) return undefined;
+  const name = node.variable.name.value;
+  const prefix = `Variable "$${name}" got invalid value `;
+  if (!error.message.startsWith(prefix)) return undefined;
+  const inner = error.originalError && error.originalError !== error ? error.originalError.message : '';
+  const rest = inner && error.message.endsWith(`; ${inner}`) ? error.message.slice(0, -(inner.length + 2)) : error.message;
+  // The path, when graphql gave one, ends the rest as ` at "input.field[0]"`; the paths
+  // coercion reports run through defined fields and list indices only.
+  const at = rest.lastIndexOf(` at "${name}`);
+  const path = at >= 0 && rest.endsWith('"') ? rest.slice(at + 5, -1) : '';
+  const validPath = new RegExp(`^${name}(?:\\.[_A-Za-z][_0-9A-Za-z]*|\\[\\d+\\])*$`).test(path);
+  return `Variable "$${name}" got an invalid value${validPath ? ` at "${path}"` : ''}; ${reasonWithoutValue(inner)}`;
+}
+
+function reasonWithoutValue(inner: string): string {
+  const unknownField = /^Field "([\s\S]*)" is not defined by type "(\w+)"\./.exec(inner);
+  if (unknownField) return `Field "${cutName(unknownField[1])}" is not defined by type "${unknownField[2]}".`;
+  const safe = [
+    /^Field "\w+" of required type "[\w[\]!]+" was not provided\.$/,
+    /^Expected non-nullable type "[\w[\]!]+" not to be null\.$/,
+    /^Expected type "\w+" to be an object\.$/,
+  ];
+  if (safe.some((pattern) => pattern.test(inner))) return inner;
+  const enumType = /^Enum "(\w+)" cannot represent|does not exist in "(\w+)" enum/.exec(inner);
+  if (enumType) return `Expected a value of the enum "${enumType[1] ?? enumType[2]}".`;
+  const scalar = /^Expected type "(\w+)"/.exec(inner) ?? /^(\w+) cannot represent/.exec(inner);
+  if (scalar) return `Expected a value of type "${scalar[1]}".`;
+  return 'The value is not valid for its type.';
 }
 
 /** PostgreSQL SQLSTATEs that mean "another transaction got in the way; run it again". */
@@ -303,7 +348,9 @@ function formatError(
   if (typeof code === 'string' && (APOLLO_REQUEST_CODES.has(code) || code in ErrorCode) && original === raw) {
     // Errors GraphQL or Apollo raised about the request itself (parse, validation, our context's 401).
     const { stacktrace: _stack, exception: _exception, ...extensions } = formatted.extensions ?? {};
-    return { ...formatted, extensions: { ...extensions, code } };
+    // Issue 11: no error echoes an input value back.
+    const message = original instanceof GraphQLError ? withoutEchoedValue(original) : undefined;
+    return { ...formatted, ...(message ? { message } : {}), extensions: { ...extensions, code } };
   }
   currentLogger(logger).error({ err: original, path: formatted.path }, 'unexpected error while serving a GraphQL request');
   return {

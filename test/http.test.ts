@@ -110,8 +110,39 @@ describe('GET, CSRF prevention and batching', () => {
     expect(response.text).toMatch(/CSRF/);
   };
 
-  it('refuses a GET without a preflight-forcing header (a browser could send it cross-site)', async () => {
-    csrfRefused(await get({ query: '{ viewer { kind } }' }, auth()));
+  // Issue 11: urql's and graphql-request's GET mode sends Authorization and nothing else.
+  // A cross-site page cannot attach that header without a CORS preflight, and the server
+  // uses no cookies, so such a GET is no CSRF vector.
+  it.each<Caller>(['admin', 'session'])('serves a GET query that carries only Authorization (%s)', async (caller) => {
+    const response = await get({ query: '{ viewer { kind } }' }, { authorization: `Bearer ${tokenOf(caller)}` });
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({ data: { viewer: { kind: caller === 'admin' ? 'ADMIN' : 'SESSION' } } });
+  });
+
+  it('answers a GET without credentials 401 with the challenge, not as CSRF, before running anything', async () => {
+    const before = app.queries.count;
+    const withoutBearer: Array<Record<string, string>> = [{}, { authorization: 'Basic dXNlcjpwYXNz' }];
+    for (const headers of withoutBearer) {
+      const response = await get({ query: '{ users { nodes { id email } } }' }, headers);
+      expect(response.status).toBe(401);
+      expect(codeOf(response)).toBe('UNAUTHENTICATED');
+      expect(response.headers.get('www-authenticate')).toBe('Bearer realm="identity-gateway"');
+      expect(response.body).not.toHaveProperty('data');
+    }
+    expect(app.queries.count).toBe(before);
+  });
+
+  it('still refuses a mutation over GET without a preflight header: 405, changing nothing', async () => {
+    const user = await factory(app).user();
+    const before = await tableCounts(app);
+    const response = await get(
+      { query: 'mutation($id: ID!) { deleteUser(id: $id) { deletedUserId } }', variables: JSON.stringify({ id: user.id }) },
+      auth(),
+    );
+    expect(response.status).toBe(405);
+    expect(response.headers.get('allow')).toBe('POST');
+    expect(await tableCounts(app)).toEqual(before);
+    expect(await app.sql(`SELECT 1 FROM users WHERE id = $1`, [user.id])).toHaveLength(1);
   });
 
   it('accepts a GET whose only non-simple header is x-apollo-operation-name', async () => {
@@ -150,6 +181,65 @@ describe('GET, CSRF prevention and batching', () => {
   it('still serves the session user a normal POST', async () => {
     const response = await postJson(app.url, { query: '{ viewer { kind user { id } } }' }, sessionToken);
     expect(response.body).toEqual({ data: { viewer: { kind: 'SESSION', user: { id: userId } } } });
+  });
+});
+
+describe('WWW-Authenticate on every 401 (RFC 6750 §3)', () => {
+  const challenge = 'Bearer realm="identity-gateway"';
+  const invalidToken = 'Bearer realm="identity-gateway", error="invalid_token"';
+
+  it.each([GRAPHQL_RESPONSE, JSON_TYPE])('no Authorization header: the realm only (Accept %s)', async (accept) => {
+    const response = await postJson(app.url, { query: '{ viewer { kind } }' }, null, { accept });
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toBe(challenge);
+  });
+
+  it.each([
+    ['an unknown session token', 'sst_not-a-session'],
+    ['an unknown API key', 'isk_not-a-key'],
+    ['a token of no known kind', 'something-else'],
+  ])('%s: error="invalid_token"', async (_what, token) => {
+    const response = await postJson(app.url, { query: '{ viewer { kind } }' }, token);
+    expect(response.status).toBe(401);
+    expect(codeOf(response)).toBe('UNAUTHENTICATED');
+    expect(response.headers.get('www-authenticate')).toBe(invalidToken);
+  });
+
+  it('a terminated session: error="invalid_token", where the same token worked before', async () => {
+    const make = factory(app);
+    const organization = await make.organization();
+    const member = await make.signedInMember(organization.id, 'MEMBER');
+    const working = await postJson(app.url, { query: '{ viewer { kind } }' }, member.token);
+    expect(working.status).toBe(200);
+    expect(working.headers.get('www-authenticate')).toBeNull();
+
+    ok(await app.gql('mutation ($id: ID!) { terminateSession(id: $id) { id } }', { id: member.session.id }));
+    expect(await app.sql('SELECT 1 FROM sessions WHERE id = $1 AND terminated_at IS NOT NULL', [member.session.id])).toHaveLength(1);
+    for (const accept of [GRAPHQL_RESPONSE, JSON_TYPE]) {
+      const refused = await postJson(app.url, { query: '{ viewer { kind } }' }, member.token, { accept });
+      expect({ accept, status: refused.status, challenge: refused.headers.get('www-authenticate') }).toEqual({
+        accept,
+        status: 401,
+        challenge: invalidToken,
+      });
+    }
+    // Over GET as well.
+    const url = new URL(app.url);
+    url.searchParams.set('query', '{ viewer { kind } }');
+    const viaGet = await send(url.toString(), { method: 'GET', headers: { authorization: `Bearer ${member.token}` } });
+    expect(viaGet.status).toBe(401);
+    expect(viaGet.headers.get('www-authenticate')).toBe(invalidToken);
+  });
+
+  it('no other answer carries it', async () => {
+    for (const response of [
+      await postJson(app.url, { query: '{ viewer { kind } }' }, app.adminKey),
+      await postJson(app.url, { query: '{ apiKeys { id } }' }, sessionToken, { accept: GRAPHQL_RESPONSE }), // 403
+      await postJson(app.url, { query: '{ viewer { nope } }' }, app.adminKey), // 400
+    ]) {
+      expect(response.status).not.toBe(401);
+      expect(response.headers.get('www-authenticate')).toBeNull();
+    }
   });
 });
 

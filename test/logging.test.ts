@@ -4,7 +4,7 @@ import { CreateUserDocument, DeleteUserDocument, ViewerDocument } from '../src/g
 import { startTestApp, type TestApp } from './support/app';
 import { errorCode, factory, ok } from './support/factory';
 import { LogCapture } from './support/log-capture';
-import { trustedDocuments } from './support/protocol';
+import { send, trustedDocuments } from './support/protocol';
 
 /**
  * Structured logs (src/logger.ts): JSON lines, each carrying the id of the request it
@@ -134,5 +134,88 @@ describe('personal data and secrets', () => {
 
     // The database agrees the user is gone.
     expect(await app.sql('SELECT 1 FROM users WHERE id = $1', [user.id])).toEqual([]);
+  });
+});
+
+describe('query strings', () => {
+  it('never reach the log: a token, an email and a name in URLs are logged as the path only', async () => {
+    const make = factory(app);
+    const tag = randomBytes(6).toString('hex');
+    const email = `urlscan-${tag}@private.example`;
+    const name = `Urlscan Personname ${tag}`;
+    const organization = await make.organization();
+    const { token } = await make.signedInMember(organization.id, 'MEMBER');
+    const withParams = (path: string, params: Record<string, string>) => {
+      const url = new URL(path, app.url);
+      for (const [key, value] of Object.entries(params)) url.searchParams.set(key, value);
+      return url.toString();
+    };
+    const admin = { authorization: `Bearer ${app.adminKey}` };
+    log.clear();
+
+    // A token in the query string, as some clients send it: ignored (only the header counts), not logged.
+    const tokenInUrl = await send(withParams('/graphql', { access_token: token, query: '{ viewer { kind } }' }), {
+      method: 'GET',
+      headers: { 'x-request-id': `url-token-${tag}` },
+    });
+    expect(tokenInUrl.status).toBe(401);
+    // A POST whose URL carries it beside a valid header.
+    const postWithToken = await send(withParams('/graphql', { access_token: token }), {
+      method: 'POST',
+      headers: { ...admin, 'content-type': 'application/json', 'x-request-id': `url-post-${tag}` },
+      body: JSON.stringify({ query: '{ viewer { kind } }' }),
+    });
+    expect(postWithToken.status).toBe(200);
+    // A createUser over GET, literals and variables: refused with 405, and nothing created.
+    const literal = await send(
+      withParams('/graphql', { query: `mutation { createUser(input: {email: "${email}", name: "${name}"}) { id } }` }),
+      { method: 'GET', headers: { ...admin, 'x-request-id': `url-literal-${tag}` } },
+    );
+    expect(literal.status).toBe(405);
+    const variables = await send(
+      withParams('/graphql', {
+        query: 'mutation CreateUser($input: CreateUserInput!) { createUser(input: $input) { id } }',
+        variables: JSON.stringify({ input: { email, name } }),
+        operationName: 'CreateUser',
+      }),
+      { method: 'GET', headers: { ...admin, 'x-request-id': `url-variables-${tag}` } },
+    );
+    expect(variables.status).toBe(405);
+    // A GET query that runs, with the email and the name as variables; other routes too.
+    const query = await send(
+      withParams('/graphql', {
+        query: 'query ($id: ID!, $other: ID!) { user(id: $id) { id } other: user(id: $other) { id } }',
+        variables: JSON.stringify({ id: email, other: name }),
+      }),
+      { method: 'GET', headers: { ...admin, 'x-request-id': `url-query-${tag}` } },
+    );
+    expect(query.status).toBeLessThan(500);
+    const health = await send(withParams('/healthz', { email, name }), { method: 'GET', headers: { 'x-request-id': `url-health-${tag}` } });
+    expect(health.status).toBe(200);
+    const unknown = await send(withParams('/nowhere', { email }), { method: 'GET', headers: { 'x-request-id': `url-404-${tag}` } });
+    expect(unknown.status).toBe(404);
+    const ids = ['token', 'post', 'literal', 'variables', 'query', 'health', '404'].map((what) => `url-${what}-${tag}`);
+    await Promise.all(ids.map(untilCompleted));
+
+    const text = log.text();
+    for (const [what, value] of Object.entries({ token, email, name })) {
+      for (const form of [value, encodeURIComponent(value), value.replace(/ /g, '+')]) {
+        expect({ what, form, logged: text.includes(form) }).toEqual({ what, form, logged: false });
+      }
+    }
+    expect(text).not.toContain('access_token');
+
+    // What is logged instead: the path, and for GraphQL what ran.
+    const completed = (id: string) => log.entries().find((e) => e.msg === 'request completed' && requestIdOf(e) === id)!;
+    expect(completed(`url-post-${tag}`).req).toEqual({ id: `url-post-${tag}`, method: 'POST', path: '/graphql' });
+    expect(completed(`url-post-${tag}`).operation).toBe('viewer');
+    expect(completed(`url-health-${tag}`).req).toEqual({ id: `url-health-${tag}`, method: 'GET', path: '/healthz' });
+    expect(completed(`url-404-${tag}`).req.path).toBe('/nowhere');
+    for (const entry of log.entries()) expect(entry.req?.url).toBeUndefined();
+    // Not the client's operationName: the refused mutation never ran.
+    expect(completed(`url-variables-${tag}`).operation).not.toBe('CreateUser');
+
+    // The refused createUser created nobody.
+    expect(await app.sql('SELECT 1 FROM users WHERE email = $1', [email])).toEqual([]);
   });
 });

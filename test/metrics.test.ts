@@ -1,6 +1,8 @@
 import { DeleteOrganizationDocument, DeleteUserDocument, ViewerDocument } from '../src/generated/graphql';
 import { startTestApp, type TestApp } from './support/app';
 import { errorCode, factory, ok } from './support/factory';
+import { createApiKey } from './support/keys';
+import { persistedQuery, postJson, trustedDocument } from './support/protocol';
 
 /** GET /metrics (src/http/metrics.ts): Prometheus text with bounded labels. */
 
@@ -48,9 +50,15 @@ describe('GET /metrics', () => {
     expect(text).toContain('process_cpu_user_seconds_total'); // default metrics too
   });
 
-  it('counts GraphQL requests by trusted operation name and outcome; other names are "other"', async () => {
+  it('counts GraphQL requests by trusted operation name and outcome; other documents by their root fields', async () => {
+    const partnerKey = (await createApiKey(app, ['USERS_READ'])).secret;
+    const viewer = trustedDocument('Viewer');
     const before = (await scrape()).text;
-    ok(await app.gql(ViewerDocument));
+    // The trusted document ran: by hash (a partner key), and as its exact text (the admin).
+    const byHash = await postJson(app.url, { extensions: persistedQuery(viewer.hash) }, partnerKey);
+    expect(byHash.body?.data?.viewer.kind).toBe('API_KEY');
+    ok(await app.gql(viewer.text));
+    // The same operation in the client's own text (the generated document, printed): its root field.
     ok(await app.gql(ViewerDocument));
     ok(await app.gql('query MyOwnInvention { viewer { kind } }'));
     expect(errorCode(await app.gql('query Viewer { viewer { nope } }'))).toBe('GRAPHQL_VALIDATION_FAILED');
@@ -60,7 +68,8 @@ describe('GET /metrics', () => {
     const delta = (labels: Record<string, string>) =>
       sample(after, 'graphql_requests_total', labels) - sample(before, 'graphql_requests_total', labels);
     expect(delta({ operation: 'Viewer', outcome: 'success' })).toBe(2);
-    expect(delta({ operation: 'other', outcome: 'success' })).toBe(1);
+    expect(delta({ operation: 'viewer', outcome: 'success' })).toBe(2);
+    expect(delta({ operation: 'other', outcome: 'success' })).toBe(0);
     expect(sample(after, 'graphql_requests_total', { operation: 'MyOwnInvention', outcome: 'success' })).toBe(0);
     expect(after).not.toContain('MyOwnInvention');
     // A document that failed validation never resolved an operation: "other".
@@ -70,6 +79,49 @@ describe('GET /metrics', () => {
     const count = (text: string) =>
       sample(text, 'graphql_request_duration_seconds_count', { operation: 'Viewer', outcome: 'success' });
     expect(count(after) - count(before)).toBe(2);
+  });
+
+  it('labels an operation by what ran, never by the name the client chose (issue 11)', async () => {
+    const make = factory(app);
+    const user = await make.user();
+    const before = (await scrape()).text;
+
+    // Named like the trusted deletion, running nothing of it.
+    ok(await app.gql('query DeleteUser { __typename }'));
+    ok(await app.gql('mutation DeleteUser { __typename }'));
+    // A real deletion under an innocent name.
+    const deleted = ok(
+      await app.gql<{ deleteUser: { deletedUserId: string } }, { id: string }>(
+        'mutation LooksHarmless($id: ID!) { deleteUser(id: $id) { deletedUserId } }',
+        { id: user.id },
+      ),
+    );
+    expect(deleted.deleteUser.deletedUserId).toBe(user.id);
+    // Root fields by name, not alias, sorted; what @skip left out did not run; fragments count.
+    ok(await app.gql('query Whatever { b: viewer { kind } a: organizations { totalCount } c: viewer { kind } }'));
+    ok(await app.gql('query Whatever { viewer { kind } organizations @skip(if: true) { totalCount } }'));
+    ok(await app.gql('query Whatever($skip: Boolean!) { viewer { kind } organizations @skip(if: $skip) { totalCount } }', { skip: true }));
+    ok(await app.gql('query Whatever { ...Root } fragment Root on Query { users { totalCount } }'));
+    // More than two distinct root fields: "multiple", a bounded label.
+    ok(await app.gql('query Whatever { viewer { kind } users { totalCount } organizations { totalCount } }'));
+    // The client's free text never becomes a label.
+    ok(await app.gql('query alice_at_example_com { viewer { kind } }'));
+    const after = (await scrape()).text;
+
+    const delta = (name: string, labels: Record<string, string>) => sample(after, name, labels) - sample(before, name, labels);
+    expect(delta('graphql_requests_total', { operation: 'DeleteUser', outcome: 'success' })).toBe(0);
+    expect(delta('graphql_requests_total', { operation: '__typename', outcome: 'success' })).toBe(2);
+    expect(delta('graphql_requests_total', { operation: 'deleteUser', outcome: 'success' })).toBe(1);
+    expect(delta('graphql_requests_total', { operation: 'organizations+viewer', outcome: 'success' })).toBe(1);
+    expect(delta('graphql_requests_total', { operation: 'viewer', outcome: 'success' })).toBe(3);
+    expect(delta('graphql_requests_total', { operation: 'users', outcome: 'success' })).toBe(1);
+    expect(delta('graphql_requests_total', { operation: 'multiple', outcome: 'success' })).toBe(1);
+    expect(after).not.toContain('LooksHarmless');
+    expect(after).not.toContain('Whatever');
+    expect(after).not.toContain('alice_at_example_com');
+    // Only the real deletion counted as one, and the database agrees.
+    expect(delta('deletions_total', { kind: 'USER', outcome: 'success' })).toBe(1);
+    expect(await app.sql('SELECT 1 FROM users WHERE id = $1', [user.id])).toEqual([]);
   });
 
   it('counts deletions by kind and outcome and observes the rows each removed', async () => {
@@ -92,8 +144,9 @@ describe('GET /metrics', () => {
     expect(delta('deletions_total', { kind: 'USER', outcome: 'dry_run' })).toBe(1);
     expect(delta('deletions_total', { kind: 'ORGANIZATION', outcome: 'FORBIDDEN' })).toBe(1);
     expect(delta('deletions_total', { kind: 'ORGANIZATION', outcome: 'success' })).toBe(0);
-    expect(delta('graphql_requests_total', { operation: 'DeleteUser', outcome: 'success' })).toBe(2);
-    expect(delta('graphql_requests_total', { operation: 'DeleteOrganization', outcome: 'FORBIDDEN' })).toBe(1);
+    // The admin's and the member's own texts of these operations: labelled by root field.
+    expect(delta('graphql_requests_total', { operation: 'deleteUser', outcome: 'success' })).toBe(2);
+    expect(delta('graphql_requests_total', { operation: 'deleteOrganization', outcome: 'FORBIDDEN' })).toBe(1);
 
     // Rows removed: observed for the committed deletion only, not for the dry run (it removed
     // nothing) nor for the refusal.

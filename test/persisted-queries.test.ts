@@ -125,6 +125,82 @@ describe('automatic persisted queries (in-memory store)', () => {
     expect(codeOf(refused)).toBe('FORBIDDEN');
   });
 
+  describe('a partner key is refused before parsing (issue 11)', () => {
+    const MESSAGE = 'API keys may only run the trusted operations in schema/operations, sent by their sha256Hash';
+    const expectForbidden = (response: RawResponse) => {
+      expect(response.status).toBe(403);
+      expect(response.body).toEqual({ errors: [{ message: MESSAGE, extensions: { code: 'FORBIDDEN' } }] });
+    };
+
+    it.each([
+      ['a field that does not exist', '{ users { nodes { passwordHash } } }'],
+      ['a document that does not parse', '{ users { nodes { id '],
+      ['a valid ad-hoc query', '{ users { totalCount } }'],
+      ['an empty document', ''],
+    ])('%s: 403 FORBIDDEN, never a parse or validation message', async (_what, query) => {
+      expectForbidden(await postJson(app.url, { query }, partnerKey));
+    });
+
+    it('the trusted .graphql file sent verbatim is not the manifest text: 403, not "Unknown fragment"', async () => {
+      const file = fs.readFileSync(path.join(root, 'schema', 'operations', 'get-user.graphql'), 'utf8');
+      expect(trustedDocuments.some(({ text }) => text === file)).toBe(false);
+      expectForbidden(await postJson(app.url, { query: file, variables: { id: 'usr_x' } }, partnerKey));
+    });
+
+    it('an unknown hash is 403, not PERSISTED_QUERY_NOT_FOUND (which would reveal what others registered)', async () => {
+      const { query, hash } = freshQuery();
+      expect((await postJson(app.url, { query, extensions: persistedQuery(hash) }, app.adminKey)).status).toBe(200);
+      expectForbidden(await postJson(app.url, { extensions: persistedQuery(hash) }, partnerKey));
+      expectForbidden(await postJson(app.url, { extensions: persistedQuery(freshQuery().hash) }, partnerKey));
+    });
+
+    it('a trusted hash with a different text, or a malformed persistedQuery, is 403', async () => {
+      const getUser = trustedDocument('GetUser');
+      expectForbidden(await postJson(app.url, { query: '{ users { totalCount } }', extensions: persistedQuery(getUser.hash) }, partnerKey));
+      expectForbidden(await postJson(app.url, { extensions: { persistedQuery: 'x' } }, partnerKey));
+      expectForbidden(await postJson(app.url, { query: 42 }, partnerKey));
+    });
+
+    it('over GET as well', async () => {
+      const url = new URL(app.url);
+      url.searchParams.set('query', '{ users { nodes { passwordHash } } }');
+      expectForbidden(await send(url.toString(), { method: 'GET', headers: { authorization: `Bearer ${partnerKey}` } }));
+    });
+
+    it('an ad-hoc mutation is refused and changes nothing', async () => {
+      const before = await tableCounts(app);
+      expectForbidden(
+        await postJson(app.url, { query: 'mutation { createUser(input: { email: "adhoc@example.com" }) { id } }' }, partnerKey),
+      );
+      expect(await tableCounts(app)).toEqual(before);
+    });
+
+    it('a trusted document runs by hash, by its exact manifest text, or by both', async () => {
+      const user = await factory(app).user();
+      const getUser = trustedDocument('GetUser');
+      for (const body of [
+        { variables: { id: user.id }, extensions: persistedQuery(getUser.hash) },
+        { query: getUser.text, variables: { id: user.id } },
+        { query: getUser.text, variables: { id: user.id }, extensions: persistedQuery(getUser.hash) },
+      ]) {
+        const response = await postJson(app.url, body, partnerKey);
+        expect(response.body?.errors).toBeUndefined();
+        expect(response.body?.data?.user).toMatchObject({ id: user.id });
+      }
+    });
+
+    it('the admin and sessions still get parse and validation messages', async () => {
+      for (const token of [app.adminKey, sessionToken]) {
+        const invalid = await postJson(app.url, { query: '{ users { nodes { passwordHash } } }' }, token);
+        expect(invalid.status).toBe(400);
+        expect(codeOf(invalid)).toBe('GRAPHQL_VALIDATION_FAILED');
+        const broken = await postJson(app.url, { query: '{ users { nodes { id ' }, token);
+        expect(broken.status).toBe(400);
+        expect(codeOf(broken)).toBe('GRAPHQL_PARSE_FAILED');
+      }
+    });
+  });
+
   it('a mutation over GET by hash is refused with 405, and runs nothing', async () => {
     const user = await factory(app).user();
     const before = await tableCounts(app);

@@ -1,14 +1,29 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
-import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import { MaxTokensParserWLexer } from '@escape.tech/graphql-armor-max-tokens';
-import { parse, validate, type GraphQLSchema, type ValidationRule } from 'graphql';
+import {
+  getNullableType,
+  isEnumType,
+  isInputObjectType,
+  isListType,
+  isNonNullType,
+  Kind,
+  parse,
+  typeFromAST,
+  validate,
+  type GraphQLInputType,
+  type GraphQLNamedType,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  type ValidationRule,
+} from 'graphql';
 import manifest from '../src/generated/persisted-documents.json';
 import { buildAppSchema } from '../src/http/schema';
-import { QUERY_LIMITS } from '../src/http/query-limits';
+import { operationNodeCount, QUERY_LIMITS } from '../src/http/query-limits';
+import { MAX_PAGE_SIZE } from '../src/pagination';
 import { startTestApp, type GraphQLResponse, type TestApp } from './support/app';
 import { errorCode } from './support/factory';
 
@@ -64,11 +79,15 @@ async function expectAccepted(query: string) {
   return response;
 }
 
-/** `{ viewer { user { memberships { user … id } } } }` with `levels` levels of fields. */
+/**
+ * `{ viewer { user { memberships { organization { memberships(first: 1) { nodes { organization … } } } } } } }`
+ * with `levels` levels of fields: pages of one keep its node count small, so only the depth can refuse it.
+ */
 function nested(levels: number): string {
-  const fields = ['viewer', 'user'];
-  while (fields.length < levels - 1) fields.push(fields.length % 2 === 0 ? 'memberships' : 'user');
-  fields.push('id');
+  const fields = ['viewer', 'user', 'memberships', 'organization'];
+  const cycle = ['memberships(first: 1)', 'nodes', 'organization'];
+  while (fields.length < levels - 1) fields.push(cycle[(fields.length - 4) % cycle.length]);
+  fields.push(fields[fields.length - 1].startsWith('memberships(') ? 'totalCount' : 'id');
   return fields.reduceRight((inner, field) => (inner ? `${field} { ${inner} }` : field), '').replace(/^/, '{ ') + ' }';
 }
 
@@ -82,13 +101,6 @@ const directed = (count: number) =>
  */
 const tokens = (count: number) =>
   `{ events(first: 1, types: [${Array.from({ length: count - 15 }, () => '"a"').join(', ')}]) { totalCount } }`;
-/**
- * graphql-armor's cost: an object costs 2 plus 1.5 × its children, times a literal
- * `first`; a scalar costs 1. organizations(first: 1428) { totalCount } = 3.5 × 1428 = 4998.
- */
-const costing = (extraTypenames: number) =>
-  `{ organizations(first: 1428) { totalCount } ${Array.from({ length: extraTypenames }, () => '__typename').join(' ')} }`;
-
 describe('query limits', () => {
   it(`depth: ${QUERY_LIMITS.maxDepth + 1} levels are refused before any SQL, ${QUERY_LIMITS.maxDepth} pass`, async () => {
     await expectRefused(nested(QUERY_LIMITS.maxDepth + 1), 'Query is nested too deeply');
@@ -121,14 +133,6 @@ describe('query limits', () => {
     // Parsed and validated; the resolver may still refuse a list this long (BAD_USER_INPUT).
     expect(errorCode(atLimit)).not.toBe('GRAPHQL_PARSE_FAILED');
     expect(atLimit.status).toBe(200);
-  });
-
-  it(`cost: ${QUERY_LIMITS.maxCost + 1} is refused before any SQL, ${QUERY_LIMITS.maxCost} passes validation`, async () => {
-    expect(QUERY_LIMITS.maxCost).toBe(5_000); // costing() is built for this limit
-    await expectRefused(costing(3), 'Query is too expensive');
-    // Past validation, the page size cap refuses first: 1428 (see below).
-    const atLimit = await expectAccepted(costing(2));
-    expect(errorCode(atLimit)).toBe('BAD_USER_INPUT');
   });
 
   it('a misspelt field gets no "Did you mean" suggestion', async () => {
@@ -164,7 +168,10 @@ describe('the trusted operations in schema/operations', () => {
 
   const operations = Object.values(manifest as Record<string, string>);
 
-  /** The measures graphql-armor takes of a document, with its own visitors. */
+  /**
+   * The measures graphql-armor takes of a document, with its own visitors, and its node
+   * count (src/http/query-limits.ts) with every page size variable at MAX_PAGE_SIZE.
+   */
   function measure(text: string) {
     const seen: Record<string, number> = {};
     const record = (name: string) => [(_: unknown, { n }: { n: number }) => (seen[name] = n)];
@@ -173,12 +180,35 @@ describe('the trusted operations in schema/operations', () => {
       maxDepthRule({ ...unlimited, n: Infinity, flattenFragments: true, onAccept: record('depth') }),
       maxAliasesRule({ ...unlimited, n: Infinity, onAccept: record('aliases') }),
       maxDirectivesRule({ ...unlimited, n: Infinity, onAccept: record('directives') }),
-      costLimitRule({ ...unlimited, maxCost: Infinity, onAccept: record('cost') }),
     ] as ValidationRule[];
     expect(validate(schema, parse(text), rules)).toEqual([]);
     const parser = new MaxTokensParserWLexer(text, { n: Infinity, onAccept: record('tokens') } as never);
     parser.parseDocument();
-    return seen as { depth: number; aliases: number; directives: number; cost: number; tokens: number };
+    const document = parse(text);
+    const operation = document.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION)!;
+    const variables = Object.fromEntries(
+      (operation.variableDefinitions ?? []).map((v) => [
+        v.variable.name.value,
+        ['first', 'last'].includes(v.variable.name.value) ? MAX_PAGE_SIZE : sampleValue(typeFromAST(schema, v.type) as GraphQLInputType),
+      ]),
+    );
+    seen.nodes = operationNodeCount(schema, document, operation, variables) ?? NaN;
+    return seen as { depth: number; aliases: number; directives: number; nodes: number; tokens: number };
+  }
+
+  /** A value the variable's type accepts (required input fields filled in), for counting nodes. */
+  function sampleValue(type: GraphQLInputType): unknown {
+    const nullable = getNullableType(type);
+    if (isListType(nullable)) return [sampleValue(nullable.ofType)];
+    if (isEnumType(nullable)) return nullable.getValues()[0].value;
+    if (isInputObjectType(nullable)) {
+      return Object.fromEntries(
+        Object.values(nullable.getFields())
+          .filter((field) => isNonNullType(field.type))
+          .map((field) => [field.name, sampleValue(field.type)]),
+      );
+    }
+    return { Int: 1, Boolean: false }[(nullable as GraphQLNamedType).name] ?? 'x';
   }
 
   it('are every operation in the .graphql files', () => {
@@ -199,7 +229,7 @@ describe('the trusted operations in schema/operations', () => {
       expect(measures.aliases).toBeLessThanOrEqual(QUERY_LIMITS.maxAliases / 2);
       expect(measures.directives).toBeLessThanOrEqual(QUERY_LIMITS.maxDirectives / 2);
       expect(measures.tokens).toBeLessThanOrEqual(QUERY_LIMITS.maxTokens / 2);
-      expect(measures.cost).toBeLessThanOrEqual(QUERY_LIMITS.maxCost / 2);
+      expect(measures.nodes).toBeLessThanOrEqual(QUERY_LIMITS.maxNodes / 2);
 
       // And the server itself: whatever the missing variables cause, never a validation failure.
       const response = await app.gql(text);

@@ -5,8 +5,9 @@ import { factory, ok } from './support/factory';
  * Reads without N+1: the nested read below costs the same, small number of SQL
  * statements on a data set and on one ten times larger, because every relation field
  * goes through a per-request DataLoader that batches one level into one statement.
+ * Pages sized to stay within the node limit (README, Query limits): 1 + 50 × (2 + 5 × 22) = 5,601.
  */
-const NESTED = `{ organizations(first: 50) { nodes { id memberships { nodes { id user { id sessions { id } } } } } } }`;
+const NESTED = `{ organizations(first: 50) { nodes { id memberships(first: 5) { nodes { id user { id sessions { id } } } } } } }`;
 
 interface NestedResult {
   organizations: {

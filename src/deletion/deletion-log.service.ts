@@ -7,6 +7,9 @@ import { toReceipt } from './deletion.service';
 import type { DeletionReceipt, Event } from './deletion.types';
 
 const CURSOR = /^e1:(\d{1,20}):(\d{1,20})$/;
+/** The cursor's numbers are an xid8 (unsigned 64-bit) and a bigint position (signed 64-bit). */
+const MAX_XID8 = 2n ** 64n - 1n;
+const MAX_BIGINT = 2n ** 63n - 1n;
 
 function encodeEventCursor(txid: string, position: string): string {
   return Buffer.from(`e1:${txid}:${position}`, 'utf8').toString('base64url');
@@ -15,7 +18,10 @@ function encodeEventCursor(txid: string, position: string): string {
 function decodeEventCursor(after: string | null | undefined): [string, string] | [null, null] {
   if (after === null || after === undefined) return [null, null];
   const match = /^[A-Za-z0-9_-]{1,100}$/.test(after) ? CURSOR.exec(Buffer.from(after, 'base64url').toString('utf8')) : null;
-  if (!match) throw AppError.badInput('after', 'after is not a cursor this API issued');
+  // Out of range, PostgreSQL would fail the cast (22003) and the client would see a 500 (issue 11).
+  if (!match || BigInt(match[1]) > MAX_XID8 || BigInt(match[2]) > MAX_BIGINT) {
+    throw AppError.badInput('after', 'after is not a cursor this API issued');
+  }
   return [match[1], match[2]];
 }
 

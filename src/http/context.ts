@@ -7,6 +7,7 @@ import type { Config } from '../config';
 import type { DeletionBulkhead } from '../deletion/deletion-bulkhead';
 import { inTransaction, type TransactionOptions } from '../database/transaction';
 import { requestLevelError } from '../errors';
+import { withBearerChallenge } from './http-conventions';
 import { createLoaders, type Loaders } from './loaders';
 import type { Metrics } from './metrics';
 import { ReadSnapshot } from './read-snapshot';
@@ -44,6 +45,11 @@ export function createContextFactory(deps: {
   metrics: Metrics;
   logger: Logger;
   deletionBulkhead: DeletionBulkhead;
+  /**
+   * Judges the raw request once the caller is known, before Apollo parses anything
+   * (issue 11: keys refused before parsing, variables bounded); throws the GraphQLError to answer.
+   */
+  admit?: (req: Request, principal: Principal) => void;
 }) {
   return async ({ req }: { req: Request }): Promise<Context> => {
     let principal: Principal;
@@ -52,9 +58,11 @@ export function createContextFactory(deps: {
     } catch (error) {
       // Thrown from the context function, only a GraphQLError keeps its code and HTTP status:
       // 401, 503 with Retry-After when the database is unreachable or busy, 500 for a bug.
-      // formatError logs the cause (an outage once, not per request).
-      throw requestLevelError(error);
+      // formatError logs the cause (an outage once, not per request). A 401 carries the
+      // RFC 6750 challenge (WWW-Authenticate), with error="invalid_token" if a token was sent.
+      throw withBearerChallenge(requestLevelError(error), req.headers.authorization);
     }
+    deps.admit?.(req, principal);
     const loaders = createLoaders(deps.dataSource.manager);
     // Apollo runs each operation on a shallow copy of this object (cloneObject in
     // ApolloServer.ts): the methods below rebind the copy they are called on, `this`,

@@ -1,5 +1,8 @@
-import type { ApolloServerPlugin } from '@apollo/server';
+import type { ApolloServerPlugin, GraphQLRequestContextWillSendResponse } from '@apollo/server';
+import { Kind, type FragmentDefinitionNode } from 'graphql';
+import { collectFields } from 'graphql/execution/collectFields';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { noteOperation } from '../logger';
 import type { Context } from './context';
 
 export interface PoolStats {
@@ -8,10 +11,53 @@ export interface PoolStats {
   waiting: number;
 }
 
+/** Recognises the trusted documents' exact text (src/http/persisted-queries.ts TrustedDocuments). */
+export interface TrustedSource {
+  isTrusted(source: string | undefined): boolean;
+}
+
+/** More distinct root fields than this in one operation are labelled "multiple". */
+export const MAX_ROOT_FIELDS_IN_LABEL = 2;
+
+/**
+ * What an operation ran, as a metric label and the request log's `operation` (issue 11):
+ * the trusted operation's name when a trusted document ran (its name is ours, from
+ * schema/operations), else the root fields it executed — after @skip/@include and
+ * fragments, by field name (not alias), sorted and joined with "+", e.g. "deleteUser" or
+ * "organization+viewer"; more than MAX_ROOT_FIELDS_IN_LABEL distinct fields are
+ * "multiple". "other" when no operation was resolved (a parse or validation error, a
+ * refusal before that). Never the client's operationName: `query DeleteUser { __typename }`
+ * is "__typename". Root field names come from the schema (validated), so the set of
+ * labels is bounded: the trusted names, and one or two of the schema's root fields.
+ */
+export function operationLabel(
+  trusted: TrustedSource,
+  requestContext: Pick<GraphQLRequestContextWillSendResponse<Context>, 'operation' | 'document' | 'source' | 'schema' | 'request'>,
+): string {
+  const { operation, document, source, schema, request } = requestContext;
+  if (!operation || !document) return 'other';
+  if (operation.name && trusted.isTrusted(source)) return operation.name.value;
+  const rootType = schema.getRootType(operation.operation);
+  if (!rootType) return 'other';
+  const fragments: Record<string, FragmentDefinitionNode> = {};
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
+  }
+  let fields: Map<string, ReadonlyArray<{ name: { value: string } }>>;
+  try {
+    fields = collectFields(schema, fragments, request.variables ?? {}, rootType, operation.selectionSet);
+  } catch {
+    return 'other'; // a @skip/@include variable missing: the operation did not run
+  }
+  const names = [...new Set([...fields.values()].map((nodes) => nodes[0].name.value))].sort();
+  if (names.length === 0) return 'other';
+  return names.length > MAX_ROOT_FIELDS_IN_LABEL ? 'multiple' : names.join('+');
+}
+
 /**
  * Prometheus metrics (GET /metrics). One registry per server instance. Labels are
- * bounded: operation names outside the trusted documents count as "other", outcomes
- * are "success" or one of the error codes.
+ * bounded: the operation is what ran (operationLabel), never a name the client chose;
+ * outcomes are "success" or one of the error codes.
  */
 export class Metrics {
   readonly registry = new Registry();
@@ -46,7 +92,7 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(options: { operationNames: ReadonlySet<string>; pool: () => PoolStats }) {
+  constructor(options: { trusted: TrustedSource; pool: () => PoolStats }) {
     collectDefaultMetrics({ register: this.registry });
     const { pool } = options;
     new Gauge({
@@ -66,10 +112,10 @@ export class Metrics {
         this.set(pool().waiting);
       },
     });
-    this.operationNames = options.operationNames;
+    this.trusted = options.trusted;
   }
 
-  private readonly operationNames: ReadonlySet<string>;
+  private readonly trusted: TrustedSource;
 
   recordDeletion(
     kind: 'USER' | 'ORGANIZATION',
@@ -95,10 +141,12 @@ export class Metrics {
       async requestDidStart() {
         const started = process.hrtime.bigint();
         return {
-          async willSendResponse({ operationName, response }) {
+          async willSendResponse(requestContext) {
+            const { response } = requestContext;
             const errors = response.body.kind === 'single' ? response.body.singleResult.errors : undefined;
             const outcome = errors?.length ? String(errors[0].extensions?.code ?? 'INTERNAL_SERVER_ERROR') : 'success';
-            const operation = operationName && metrics.operationNames.has(operationName) ? operationName : 'other';
+            const operation = operationLabel(metrics.trusted, requestContext);
+            noteOperation(operation);
             metrics.requests.inc({ operation, outcome });
             metrics.duration.observe({ operation, outcome }, Number(process.hrtime.bigint() - started) / 1e9);
           },

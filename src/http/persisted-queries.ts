@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
+import { parse as parseUrl } from 'node:url';
 import type { ApolloServerPlugin } from '@apollo/server';
+import type { Request } from 'express';
+import { BREAK, GraphQLError, Kind, parse, visit, type DocumentNode } from 'graphql';
 import { ErrorsAreMissesCache, InMemoryLRUCache, type KeyValueCache } from '@apollo/utils.keyvaluecache';
 import { KeyvAdapter } from '@apollo/utils.keyvadapter';
 import KeyvRedis from '@keyv/redis';
@@ -39,12 +42,117 @@ export class TrustedDocuments {
   isTrusted(source: string | undefined): boolean {
     return source !== undefined && this.byHash.has(sha256Hex(source));
   }
+
+  /**
+   * Whether a request names exactly a trusted document, judged on the HTTP request alone
+   * (issue 11): its `query` text hashes to a trusted document, or its
+   * extensions.persistedQuery.sha256Hash is a trusted hash, and when both are sent they
+   * agree. An unknown hash is not admitted either, so a key cannot tell which documents
+   * others registered through APQ.
+   */
+  admits({ query, extensions }: GraphQLParams): boolean {
+    const persisted = isRecord(extensions) ? extensions.persistedQuery : undefined;
+    if (persisted !== undefined && !isRecord(persisted)) return false;
+    const byHash = persisted?.sha256Hash;
+    if (persisted !== undefined && typeof byHash !== 'string') return false;
+    if (query !== undefined && typeof query !== 'string') return false;
+    const byText = query === undefined ? undefined : sha256Hex(query);
+    if (byHash === undefined && byText === undefined) return false;
+    if (byHash !== undefined && byText !== undefined && byHash !== byText) return false;
+    return this.byHash.has((byText ?? byHash) as string);
+  }
+}
+
+/** What a GraphQL-over-HTTP request carries, read before Apollo parses anything. */
+export interface GraphQLParams {
+  query?: unknown;
+  variables?: unknown;
+  extensions?: unknown;
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * The request's query, variables and extensions read the way Apollo reads them: the JSON
+ * body of a POST; for a GET, the URL's search parameters (each only when given once, the
+ * JSON ones parsed; unparsable JSON is left as its text). Reading them as Apollo does
+ * means the gate judges the very document Apollo would run.
+ */
+export function graphQLParams(req: Request): GraphQLParams {
+  if (req.method !== 'GET') {
+    const body: unknown = req.body;
+    return isRecord(body) ? { query: body.query, variables: body.variables, extensions: body.extensions } : {};
+  }
+  const search = new URLSearchParams(parseUrl(req.url).search ?? '');
+  const once = (name: string) => {
+    const values = search.getAll(name);
+    return values.length === 1 ? values[0] : values.length === 0 ? undefined : values;
+  };
+  const json = (name: string) => {
+    const value = once(name);
+    if (typeof value !== 'string') return value;
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      return value;
+    }
+  };
+  return { query: once('query'), variables: json('variables'), extensions: json('extensions') };
+}
+
+export const UNTRUSTED_DOCUMENT_MESSAGE = 'API keys may only run the trusted operations in schema/operations, sent by their sha256Hash';
+
+function untrustedDocument(): GraphQLError {
+  const error = new AppError(ErrorCode.FORBIDDEN, UNTRUSTED_DOCUMENT_MESSAGE).toGraphQLError();
+  error.extensions.http = { status: 403 };
+  return error;
+}
+
+/**
+ * Issue 11, keys refused before parsing: for an API key, anything but exactly a trusted
+ * document, by text or by hash, is refused with 403 FORBIDDEN from the context function,
+ * which Apollo runs before it parses or validates. So a key never sees a parse or
+ * validation message (which would reveal the schema it may not introspect), nor
+ * PERSISTED_QUERY_NOT_FOUND for a hash (which would reveal what others registered).
+ */
+export function refuseUntrustedDocument(trusted: TrustedDocuments, params: GraphQLParams): void {
+  if (!trusted.admits(params)) throw untrustedDocument();
+}
+
+/**
+ * Whether a document holds a string literal anywhere: an argument's value (also inside
+ * an input object or a list, e.g. `createUser(input: {email: "…"})` or `user(id: "usr_…")`),
+ * a variable's default, a directive's argument. Such literals are where personal data
+ * sits when a client writes it inline; with variables it never enters the document.
+ * A document that does not parse counts as holding some (it is never stored).
+ */
+export function holdsStringLiterals(document: string | DocumentNode): boolean {
+  let found = false;
+  try {
+    visit(typeof document === 'string' ? parse(document, { noLocation: true }) : document, {
+      [Kind.STRING](): typeof BREAK {
+        found = true;
+        return BREAK;
+      },
+    });
+  } catch {
+    return true;
+  }
+  return found;
 }
 
 /**
  * The APQ store: Redis when REDIS_URL is set (so every instance shares registrations),
  * else in memory. A Redis failure is a cache miss, never a failed request. Trusted
  * documents are always found by hash, whatever the store holds.
+ *
+ * Nothing personal in caches (issue 11): a registration whose document holds string
+ * literals (holdsStringLiterals) is not stored. The request still runs; its hash stays
+ * unknown, so the client sends the full text again next time. A registration would
+ * otherwise keep an email or a name for the TTL (a week), past the person's erasure,
+ * where deleteUser cannot reach it. Documents that take their values as variables are
+ * stored as before.
  */
 export function createPersistedQueryCache(
   trusted: TrustedDocuments,
@@ -77,16 +185,41 @@ export function createPersistedQueryCache(
     async get(key) {
       return trusted.byHash.get(key.replace(/^apq:/, '')) ?? store.get(key);
     },
-    set: (key, value, setOptions) => store.set(key, value, setOptions),
+    async set(key, value, setOptions) {
+      if (holdsStringLiterals(value)) {
+        options.logger.debug('APQ registration not stored: its document holds string literals');
+        return;
+      }
+      await store.set(key, value, setOptions);
+    },
     delete: (key) => store.delete(key),
   };
   return { cache, close };
 }
 
 /**
+ * Apollo's cache of parsed and validated documents (its `documentStore`), in memory as
+ * Apollo's default, but under the same rule as the APQ store: a document holding string
+ * literals is not kept, so an inline email does not outlive the request in this cache
+ * either. Such a document is parsed and validated again on each request.
+ */
+export function createDocumentStore(): KeyValueCache<DocumentNode> {
+  const store = new InMemoryLRUCache<DocumentNode>();
+  return {
+    get: (key) => store.get(key),
+    async set(key, document, setOptions) {
+      if (!holdsStringLiterals(document)) await store.set(key, document, setOptions);
+    },
+    delete: (key) => store.delete(key),
+  };
+}
+
+/**
  * Requests authenticated by an API key may only run trusted documents, sent by hash
- * (extensions.persistedQuery.sha256Hash) or as their exact text. Checked once the
- * operation is resolved: refusing earlier in Apollo's pipeline turns into a 500.
+ * (extensions.persistedQuery.sha256Hash) or as their exact text. The decision is made
+ * before parsing (refuseUntrustedDocument, from the context function); this re-checks the
+ * document Apollo actually resolved, so that no difference between how the gate and
+ * Apollo read a request can ever let an untrusted document run.
  */
 export function trustedDocumentsPlugin(trusted: TrustedDocuments): ApolloServerPlugin<Context> {
   return {
@@ -94,12 +227,7 @@ export function trustedDocumentsPlugin(trusted: TrustedDocuments): ApolloServerP
       return {
         async didResolveOperation({ contextValue, source }) {
           if (contextValue.principal.kind !== ViewerKind.API_KEY || trusted.isTrusted(source)) return;
-          const error = new AppError(
-            ErrorCode.FORBIDDEN,
-            'API keys may only run the trusted operations in schema/operations, sent by their sha256Hash',
-          ).toGraphQLError();
-          error.extensions.http = { status: 403 };
-          throw error;
+          throw untrustedDocument();
         },
       };
     },

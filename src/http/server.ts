@@ -10,7 +10,7 @@ import type { GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
-import { Authenticator } from '../auth/principal';
+import { Authenticator, ViewerKind } from '../auth/principal';
 import type { Config } from '../config';
 import { createErrorFormatter, ErrorCode, SERVICE_UNAVAILABLE_HEADERS } from '../errors';
 import { DatabaseOutage } from '../database/outage';
@@ -21,8 +21,16 @@ import { InFlightRequests, type InFlightRequest } from './in-flight';
 import { Metrics, type PoolStats } from './metrics';
 import { queryLimits } from './query-limits';
 import { graphiqlRouter } from './graphiql/graphiql';
-import { corsMiddleware, graphqlResponseStatusPlugin } from './http-conventions';
-import { createPersistedQueryCache, TrustedDocuments, trustedDocumentsPlugin } from './persisted-queries';
+import { corsMiddleware, getNeedsNoPreflight, graphqlResponseStatusPlugin } from './http-conventions';
+import { boundedErrorsPlugin, refuseWideVariables, widestInputObject } from './bounded-errors';
+import {
+  createDocumentStore,
+  createPersistedQueryCache,
+  graphQLParams,
+  refuseUntrustedDocument,
+  TrustedDocuments,
+  trustedDocumentsPlugin,
+} from './persisted-queries';
 import { readSnapshotPlugin } from './read-snapshot';
 
 export interface ServerDeps {
@@ -92,7 +100,7 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
   const trusted = new TrustedDocuments();
   const persistedQueries = createPersistedQueryCache(trusted, { redisUrl: config.redisUrl, logger });
   const metrics = new Metrics({
-    operationNames: trusted.operationNames,
+    trusted,
     pool: () => poolStats(deps.dataSource),
   });
   const limits = queryLimits();
@@ -105,10 +113,13 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
     includeStacktraceInErrorResponses: false,
     hideSchemaDetailsFromClientErrors: production,
     introspection: config.introspection,
+    // For POST; a GET needs no preflight-forcing header (getNeedsNoPreflight explains why).
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
     // Registrations expire after a week; trusted documents never do (they come from the manifest).
     persistedQueries: { cache: persistedQueries.cache, ttl: 7 * 24 * 3600 },
+    // Parsed documents, cached without those holding string literals (nothing personal in caches).
+    documentStore: createDocumentStore(),
     validationRules: limits.validationRules,
     parseOptions: limits.parseOptions,
     plugins: [
@@ -116,6 +127,7 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
       ApolloServerPluginLandingPageDisabled(),
       ...limits.plugins,
       trustedDocumentsPlugin(trusted),
+      boundedErrorsPlugin(),
       graphqlResponseStatusPlugin(),
       metrics.plugin(),
       inFlight.plugin(),
@@ -142,6 +154,7 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
   });
 
   const authenticator = new Authenticator(deps.dataSource, deps.adminApiKey);
+  const widestInput = widestInputObject(deps.schema);
   const deletionBulkhead = new DeletionBulkhead(config.dbDeletionConcurrency, config.dbDeletionQueueTimeoutMs);
   // CORS first, so preflights are answered before GraphiQL's routes can claim /graphql.
   app.use('/graphql', corsMiddleware(config.corsOrigins));
@@ -149,9 +162,23 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
   app.use(
     '/graphql',
     express.json({ limit: BODY_LIMIT_BYTES }),
+    getNeedsNoPreflight(),
     inFlight.track(
       expressMiddleware(apollo, {
-        context: createContextFactory({ dataSource: deps.dataSource, authenticator, config, metrics, logger, deletionBulkhead }),
+        context: createContextFactory({
+          dataSource: deps.dataSource,
+          authenticator,
+          config,
+          metrics,
+          logger,
+          deletionBulkhead,
+          // Issue 11: a key's document and every request's variables, judged before parsing.
+          admit: (req, principal) => {
+            const params = graphQLParams(req);
+            if (principal.kind === ViewerKind.API_KEY) refuseUntrustedDocument(trusted, params);
+            refuseWideVariables(params.variables, widestInput);
+          },
+        }),
       }),
     ),
   );
@@ -183,6 +210,7 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
       // The drain plugin: stop listening, close idle connections, wait up to the grace
       // period for the busy ones, then destroy whatever connection is left.
       await apollo.stop();
+      outage.close();
       const abandoned = inFlight.list();
       await persistedQueries.close();
       return { abandoned };
