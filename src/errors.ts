@@ -179,6 +179,16 @@ export function withoutEchoedValue(error: GraphQLError): string | undefined {
   return `Variable "$${name}" got an invalid value${validPath ? ` at "${path}"` : ''}; ${reasonWithoutValue(inner)}`;
 }
 
+/**
+ * Parse and validation messages quote what the document says: a literal value
+ * (`Int cannot represent non-integer value: "…"`), an unknown field's name. Each quoted
+ * stretch is cut to MAX_NAME_IN_MESSAGE characters, so a message's size follows from the
+ * server's limits, never from how much a client wrote (issue 11).
+ */
+export function withoutLongQuotes(message: string): string {
+  return message.replace(/"((?:[^"\\]|\\.)*)"/g, (quoted, inner: string) => (inner.length > MAX_NAME_IN_MESSAGE ? `"${cutName(inner)}"` : quoted));
+}
+
 function reasonWithoutValue(inner: string): string {
   const unknownField = /^Field "([\s\S]*)" is not defined by type "(\w+)"\./.exec(inner);
   if (unknownField) return `Field "${cutName(unknownField[1])}" is not defined by type "${unknownField[2]}".`;
@@ -349,8 +359,8 @@ function formatError(
     // Errors GraphQL or Apollo raised about the request itself (parse, validation, our context's 401).
     const { stacktrace: _stack, exception: _exception, ...extensions } = formatted.extensions ?? {};
     // Issue 11: no error echoes an input value back.
-    const message = original instanceof GraphQLError ? withoutEchoedValue(original) : undefined;
-    return { ...formatted, ...(message ? { message } : {}), extensions: { ...extensions, code } };
+    const message = (original instanceof GraphQLError ? withoutEchoedValue(original) : undefined) ?? withoutLongQuotes(formatted.message);
+    return { ...formatted, message, extensions: { ...extensions, code } };
   }
   currentLogger(logger).error({ err: original, path: formatted.path }, 'unexpected error while serving a GraphQL request');
   return {

@@ -23,6 +23,21 @@ describe('bounded errors', () => {
 
   const CREATE_USER = 'mutation ($input: CreateUserInput!) { createUser(input: $input) { id } }';
 
+  it('literals written in the document come back cut, never whole: a long string literal, long unknown field names', async () => {
+    const literal = 'S'.repeat(500_000);
+    const longLiteral = await measured({ query: `{ users(first: "${literal}") { nodes { id } } }` });
+    expect(longLiteral.response.status).toBe(400);
+    expect(longLiteral.response.text.length).toBeLessThan(16_384);
+    expect(longLiteral.response.text).not.toContain('S'.repeat(65));
+    expect(longLiteral.statements).toBe(0);
+
+    const names = Array.from({ length: 15 }, (_, i) => `${'x'.repeat(10_000)}${i}`);
+    const unknownFields = await measured({ query: `{ viewer { ${names.join(' ')} } }` });
+    expect(unknownFields.response.status).toBe(400);
+    expect(unknownFields.response.text.length).toBeLessThan(16_384);
+    expect(unknownFields.response.text).not.toContain('x'.repeat(65));
+  });
+
   it('case 3: an input object with 50,000 unknown fields gets one small 400, and nothing runs', async () => {
     const input: Record<string, string> = { email: 'amplified@example.com' };
     for (let i = 0; i < 50_000; i += 1) input[`f${i}`] = 'x';

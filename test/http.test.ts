@@ -68,6 +68,19 @@ describe('status codes and content types', () => {
     if (data === 'present') expect(response.body?.data).toEqual(expect.objectContaining({ viewer: expect.anything() }));
   });
 
+  it('an operation Apollo cannot pick is 400 OPERATION_RESOLUTION_FAILURE, for a query and for a mutation', async () => {
+    for (const caller of ['admin', 'session'] as const) {
+      for (const body of [
+        { query: 'query A { viewer { kind } }', operationName: 'Nope' },
+        { query: 'query A { viewer { kind } } query B { viewer { kind } }' },
+        { query: 'mutation M { terminateSession(id: "ses_01ARZ3NDEKTSV4RRFFQ69G5FAV") { id } }', operationName: 'Other' },
+      ]) {
+        const response = await postJson(app.url, body, tokenOf(caller));
+        expect({ status: response.status, code: codeOf(response) }).toEqual({ status: 400, code: 'OPERATION_RESOLUTION_FAILURE' });
+      }
+    }
+  });
+
   it('a revoked or unknown token is 401 whatever the Accept header', async () => {
     for (const accept of [GRAPHQL_RESPONSE, JSON_TYPE]) {
       const response = await postJson(app.url, { query: '{ viewer { kind } }' }, 'isk_not-a-real-key', { accept });

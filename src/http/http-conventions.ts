@@ -108,7 +108,8 @@ export function graphqlResponseStatusPlugin(): ApolloServerPlugin<Context> {
       return {
         // Whether a root field of a mutation ran to the end: its transaction committed.
         async executionDidStart({ operation }) {
-          if (operation.operation !== 'mutation') return;
+          // Apollo calls this even when no operation was resolved (an unknown operationName).
+          if (operation?.operation !== 'mutation') return;
           return {
             willResolveField({ info }) {
               if (info.path.prev !== undefined) return;
