@@ -23,8 +23,6 @@ const sha256Hex = (text: string) => createHash('sha256').update(text, 'utf8').di
  */
 export class TrustedDocuments {
   readonly byHash: ReadonlyMap<string, string>;
-  /** Their operation names, a bounded set for metric labels. */
-  readonly operationNames: ReadonlySet<string>;
 
   constructor(entries: Record<string, string> = manifest) {
     const byHash = new Map<string, string>();
@@ -34,9 +32,6 @@ export class TrustedDocuments {
       byHash.set(hash, text);
     }
     this.byHash = byHash;
-    this.operationNames = new Set(
-      [...byHash.values()].flatMap((text) => [...text.matchAll(/\b(?:query|mutation|subscription)\s+([A-Za-z_]\w*)/g)].map((m) => m[1])),
-    );
   }
 
   isTrusted(source: string | undefined): boolean {
