@@ -1,6 +1,7 @@
 import { IsDefined, Max, Min } from 'class-validator';
 import { ArgsType, Field, Int, ObjectType, type ClassType } from 'type-graphql';
 import type { SelectQueryBuilder } from 'typeorm';
+import { groupBy } from './collections';
 import { AppError } from './errors';
 import { isId, type IdKind } from './ids';
 
@@ -94,6 +95,40 @@ export async function keysetPage<T extends { id: string }>(
       return counter.getCount();
     },
   };
+}
+
+/** A DataLoader key for one organization's page of a child list (memberships, invitations). */
+export interface OrganizationPageKey {
+  organizationId: string;
+  first: number;
+  afterId: string | null;
+}
+
+/**
+ * The batch function of a page-per-organization DataLoader. Keys that share their
+ * arguments (all but the organization: in practice one field, one set of arguments) are
+ * fetched with one statement, `fetch(organizationIds, sample)`, which returns each
+ * organization's first `first + 1` rows in ID order after the cursor; results come back
+ * in key order, one per key. `argsKey` names everything in a key but the organization.
+ */
+export function pagesPerOrganization<K extends OrganizationPageKey, T extends { id: string; organizationId: string }>(
+  argsKey: (key: K) => string,
+  fetch: (organizationIds: string[], sample: K) => Promise<T[]>,
+) {
+  return async (keys: readonly K[]): Promise<Array<Omit<Page<T>, 'totalCount'>>> => {
+    const pages = new Map<string, Omit<Page<T>, 'totalCount'>>();
+    const keyOf = (key: K) => `${key.organizationId}|${argsKey(key)}`;
+    for (const group of groupBy(keys, argsKey).values()) {
+      const rows = groupBy(await fetch(group.map((key) => key.organizationId), group[0]), (row) => row.organizationId);
+      for (const key of group) pages.set(keyOf(key), toPage(rows.get(key.organizationId) ?? [], key.first));
+    }
+    return keys.map((key) => pages.get(keyOf(key))!);
+  };
+}
+
+/** The page of a list the caller may not see: no nodes, no next page, a total of 0. */
+export function emptyPage<T>(): Page<T> {
+  return { nodes: [], pageInfo: { hasNextPage: false, endCursor: null }, totalCount: Promise.resolve(0) };
 }
 
 /** Shapes `first + 1` rows ordered by ID into a page's nodes and pageInfo. */

@@ -1,15 +1,12 @@
 import DataLoader from 'dataloader';
 import type { EntityManager } from 'typeorm';
 import { groupBy } from '../collections';
-import { toPage, type Page } from '../pagination';
+import { pagesPerOrganization, type OrganizationPageKey, type Page } from '../pagination';
 import { INVITATION_COLUMNS, Invitation, invitationStatusCondition, type InvitationStatus } from './invitation.entity';
 
-export interface InvitationPageKey {
-  organizationId: string;
+export interface InvitationPageKey extends OrganizationPageKey {
   /** Only invitations that read as this status (null: all). */
   status: InvitationStatus | null;
-  first: number;
-  afterId: string | null;
 }
 
 export interface InvitationCountKey {
@@ -27,33 +24,20 @@ export function createInvitationLoaders(manager: EntityManager) {
   const repository = manager.getRepository(Invitation);
   return {
     invitationPage: new DataLoader<InvitationPageKey, Omit<Page<Invitation>, 'totalCount'>, string>(
-      async (keys) => {
-        // Keys in one batch share status, `first` and `after` in practice (one field, one set of arguments).
-        const byArgs = groupBy([...keys], (key) => `${key.status ?? ''}|${key.first}|${key.afterId ?? ''}`);
-        const pages = new Map<string, Omit<Page<Invitation>, 'totalCount'>>();
-        for (const group of byArgs.values()) {
-          const { status, first, afterId } = group[0];
-          const rows: Array<Record<string, unknown>> = await manager.query(
-            `SELECT ${INVITATION_COLUMNS} FROM (
-               SELECT i.*, row_number() OVER (PARTITION BY i.organization_id ORDER BY i.id) AS position
-                 FROM invitations i
-                WHERE i.organization_id = ANY($1) AND ($2::varchar IS NULL OR i.id > $2)
-                  AND ${status ? invitationStatusCondition(status, 'i') : 'true'}
-             ) ranked
-             WHERE position <= $3
-             ORDER BY organization_id, id`,
-            [group.map((key) => key.organizationId), afterId, first + 1],
-          );
-          const byOrganization = groupBy(
-            rows.map((row) => repository.create(row as Partial<Invitation>)),
-            (row) => row.organizationId,
-          );
-          for (const key of group) {
-            pages.set(pageKey(key), toPage(byOrganization.get(key.organizationId) ?? [], first));
-          }
-        }
-        return keys.map((key) => pages.get(pageKey(key))!);
-      },
+      pagesPerOrganization(pageArgs, async (organizationIds, { status, first, afterId }) => {
+        const rows: Array<Record<string, unknown>> = await manager.query(
+          `SELECT ${INVITATION_COLUMNS} FROM (
+             SELECT i.*, row_number() OVER (PARTITION BY i.organization_id ORDER BY i.id) AS position
+               FROM invitations i
+              WHERE i.organization_id = ANY($1) AND ($2::varchar IS NULL OR i.id > $2)
+                AND ${status ? invitationStatusCondition(status, 'i') : 'true'}
+           ) ranked
+           WHERE position <= $3
+           ORDER BY organization_id, id`,
+          [organizationIds, afterId, first + 1],
+        );
+        return rows.map((row) => repository.create(row as Partial<Invitation>));
+      }),
       { cacheKeyFn: pageKey },
     ),
 
@@ -79,9 +63,8 @@ export function createInvitationLoaders(manager: EntityManager) {
   };
 }
 
-function pageKey(key: InvitationPageKey): string {
-  return `${key.organizationId}|${key.status ?? ''}|${key.first}|${key.afterId ?? ''}`;
-}
+const pageArgs = (key: InvitationPageKey) => `${key.status ?? ''}|${key.first}|${key.afterId ?? ''}`;
+const pageKey = (key: InvitationPageKey) => `${key.organizationId}|${pageArgs(key)}`;
 
 function countKey(key: InvitationCountKey): string {
   return `${key.organizationId}|${key.status ?? ''}`;

@@ -6,7 +6,7 @@ import { Viewer } from '../auth/viewer.resolver';
 import type { Context } from '../http/context';
 import { Membership, type MembershipRole } from '../memberships/membership.entity';
 import { Organization } from '../organizations/organization.entity';
-import { decodeCursor, PageArgs, type Page } from '../pagination';
+import { decodeCursor, emptyPage, PageArgs, type Page } from '../pagination';
 import { Invitation, InvitationConnection, InvitationStatus } from './invitation.entity';
 import { InviteMemberInput } from './invitation.inputs';
 import { InvitationService } from './invitation.service';
@@ -126,6 +126,3 @@ async function callerRoleIn(ctx: Context, organizationId: string): Promise<Membe
   return memberships.find((membership) => membership.organizationId === organizationId)?.role ?? null;
 }
 
-function emptyPage(): Page<Invitation> {
-  return { nodes: [], pageInfo: { hasNextPage: false, endCursor: null }, totalCount: Promise.resolve(0) };
-}

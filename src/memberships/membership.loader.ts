@@ -1,14 +1,10 @@
 import DataLoader from 'dataloader';
 import { In, type EntityManager } from 'typeorm';
 import { groupBy } from '../collections';
-import { toPage, type Page } from '../pagination';
+import { pagesPerOrganization, type OrganizationPageKey, type Page } from '../pagination';
 import { Membership } from './membership.entity';
 
-export interface MembershipPageKey {
-  organizationId: string;
-  first: number;
-  afterId: string | null;
-}
+export type MembershipPageKey = OrganizationPageKey;
 
 /**
  * Per-request batch loaders. A page of memberships for many organizations at once is
@@ -35,38 +31,24 @@ export function createMembershipLoaders(manager: EntityManager) {
     }),
 
     membershipPage: new DataLoader<MembershipPageKey, Omit<Page<Membership>, 'totalCount'>, string>(
-      async (keys) => {
-        // Keys in one batch share `first` and `after` in practice (one field, one set of arguments).
-        const byArgs = groupBy([...keys], (key) => `${key.first}|${key.afterId ?? ''}`);
-        const pages = new Map<string, Omit<Page<Membership>, 'totalCount'>>();
-        for (const group of byArgs.values()) {
-          const { first, afterId } = group[0];
-          const rows: Array<Record<string, unknown>> = await manager.query(
-            `SELECT id, "organizationId", "userId", role, "createdAt" FROM (
-               SELECT id, organization_id AS "organizationId", user_id AS "userId", role, created_at AS "createdAt",
-                      row_number() OVER (PARTITION BY organization_id ORDER BY id) AS position
-                 FROM memberships
-                WHERE organization_id = ANY($1) AND ($2::varchar IS NULL OR id > $2)
-             ) ranked
-             WHERE position <= $3
-             ORDER BY "organizationId", id`,
-            [group.map((key) => key.organizationId), afterId, first + 1],
-          );
-          const byOrganization = groupBy(
-            rows.map((row) => repository.create(row as Partial<Membership>)),
-            (row) => row.organizationId,
-          );
-          for (const key of group) {
-            pages.set(pageKey(key), toPage(byOrganization.get(key.organizationId) ?? [], first));
-          }
-        }
-        return keys.map((key) => pages.get(pageKey(key))!);
-      },
+      pagesPerOrganization(pageArgs, async (organizationIds, { first, afterId }) => {
+        const rows: Array<Record<string, unknown>> = await manager.query(
+          `SELECT id, "organizationId", "userId", role, "createdAt" FROM (
+             SELECT id, organization_id AS "organizationId", user_id AS "userId", role, created_at AS "createdAt",
+                    row_number() OVER (PARTITION BY organization_id ORDER BY id) AS position
+               FROM memberships
+              WHERE organization_id = ANY($1) AND ($2::varchar IS NULL OR id > $2)
+           ) ranked
+           WHERE position <= $3
+           ORDER BY "organizationId", id`,
+          [organizationIds, afterId, first + 1],
+        );
+        return rows.map((row) => repository.create(row as Partial<Membership>));
+      }),
       { cacheKeyFn: pageKey },
     ),
   };
 }
 
-function pageKey(key: MembershipPageKey): string {
-  return `${key.organizationId}|${key.first}|${key.afterId ?? ''}`;
-}
+const pageArgs = (key: MembershipPageKey) => `${key.first}|${key.afterId ?? ''}`;
+const pageKey = (key: MembershipPageKey) => `${key.organizationId}|${pageArgs(key)}`;

@@ -4,14 +4,10 @@ import { ViewerKind, type AccessRule } from '../auth/principal';
 import type { Context } from '../http/context';
 import { parseId } from '../ids';
 import { Membership, MembershipConnection } from '../memberships/membership.entity';
-import { decodeCursor, PageArgs, type Page } from '../pagination';
+import { decodeCursor, emptyPage, PageArgs, type Page } from '../pagination';
 import { Organization, OrganizationConnection, OrganizationDomain } from './organization.entity';
 import { CreateOrganizationInput } from './organization.inputs';
 import { OrganizationService } from './organization.service';
-
-function emptyPage<T>(): Page<T> {
-  return { nodes: [], pageInfo: { hasNextPage: false, endCursor: null }, totalCount: Promise.resolve(0) };
-}
 
 @Resolver(() => Organization)
 export class OrganizationResolver {
