@@ -5,6 +5,7 @@ import { InitialSchema1764300000000 } from './src/database/migrations/1764300000
 import { DeletionReceiptsAndEvents1764300100000 } from './src/database/migrations/1764300100000-deletion-receipts-and-events';
 import { ApiKeys1764300200000 } from './src/database/migrations/1764300200000-api-keys';
 import { ConsentAndCanonicalIdentity1764300300000 } from './src/database/migrations/1764300300000-consent-and-canonical-identity';
+import { Webhooks1764300400000 } from './src/database/migrations/1764300400000-webhooks';
 import { Invitation } from './src/invitations/invitation.entity';
 import { ApiKey } from './src/api-keys/api-key.entity';
 import { Organization, OrganizationDomain, OrganizationSettings } from './src/organizations/organization.entity';
@@ -23,6 +24,7 @@ export const migrations = [
   DeletionReceiptsAndEvents1764300100000,
   ApiKeys1764300200000,
   ConsentAndCanonicalIdentity1764300300000,
+  Webhooks1764300400000,
 ];
 
 export interface DataSourceOptions {

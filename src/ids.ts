@@ -15,6 +15,9 @@ export const ID_PREFIX = {
   event: 'evt',
   apiKey: 'key',
   invitation: 'inv',
+  webhookEndpoint: 'ep',
+  webhookMessage: 'msg',
+  webhookDelivery: 'att',
 } as const;
 export type IdKind = keyof typeof ID_PREFIX;
 

@@ -21,6 +21,7 @@ export const EVENT_TYPES = [
   'invitation.created',
   'invitation.accepted',
   'invitation.revoked',
+  'webhook_endpoint.disabled',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -34,6 +35,8 @@ export interface EventData {
   'invitation.created': { invitationId: string; organizationId: string; role: string };
   'invitation.accepted': { invitationId: string; organizationId: string; role: string; membershipId: string; userId: string };
   'invitation.revoked': { invitationId: string; organizationId: string; role: string };
+  /** Issue 12: an endpoint that failed without pause for WEBHOOK_DISABLE_AFTER_MS. */
+  'webhook_endpoint.disabled': { endpointId: string; failingSinceMs: number; reason: string };
 }
 
 /** Appends one event in the caller's transaction (`manager` is the mutation's). */

@@ -10,6 +10,10 @@ export enum ApiKeyScope {
   ORGANIZATIONS_WRITE = 'ORGANIZATIONS_WRITE',
   ORGANIZATIONS_DELETE = 'ORGANIZATIONS_DELETE',
   SESSIONS_WRITE = 'SESSIONS_WRITE',
+  /** Issue 12: the trusted Events operation (the outbox, polled). */
+  EVENTS_READ = 'EVENTS_READ',
+  /** Issue 12: the key's own webhook endpoints. */
+  WEBHOOKS_WRITE = 'WEBHOOKS_WRITE',
 }
 registerEnumType(ApiKeyScope, { name: 'ApiKeyScope' });
 
