@@ -6,6 +6,7 @@ import { DeletionReceiptsAndEvents1764300100000 } from './src/database/migration
 import { ApiKeys1764300200000 } from './src/database/migrations/1764300200000-api-keys';
 import { ConsentAndCanonicalIdentity1764300300000 } from './src/database/migrations/1764300300000-consent-and-canonical-identity';
 import { Webhooks1764300400000 } from './src/database/migrations/1764300400000-webhooks';
+import { LookupIndexes1764300500000 } from './src/database/migrations/1764300500000-lookup-indexes';
 import { Invitation } from './src/invitations/invitation.entity';
 import { ApiKey } from './src/api-keys/api-key.entity';
 import { Organization, OrganizationDomain, OrganizationSettings } from './src/organizations/organization.entity';
@@ -25,6 +26,7 @@ export const migrations = [
   ApiKeys1764300200000,
   ConsentAndCanonicalIdentity1764300300000,
   Webhooks1764300400000,
+  LookupIndexes1764300500000,
 ];
 
 export interface DataSourceOptions {

@@ -108,7 +108,11 @@ export interface ChildServer {
  * The server under test, as a separate process (`node dist/src/main.js`), so that its
  * memory is its own and can be read from /proc.
  */
-export async function startChildServer(databaseUrl: string, extraArgs: string[] = []): Promise<ChildServer> {
+/**
+ * `env` adds to (or overrides) the settings below. Webhook delivery is off unless `env` turns
+ * it on: the deletion cases measure the deletion alone (bench/webhooks.ts measures delivery).
+ */
+export async function startChildServer(databaseUrl: string, extraArgs: string[] = [], env: Record<string, string> = {}): Promise<ChildServer> {
   const port = await freePort();
   const adminKey = `adm_bench_${randomBytes(16).toString('hex')}`;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'identity-gateway-bench-data-'));
@@ -123,6 +127,8 @@ export async function startChildServer(databaseUrl: string, extraArgs: string[] 
       DATABASE_URL: databaseUrl,
       ADMIN_API_KEY: adminKey,
       DATA_DIR: dataDir,
+      WEBHOOKS: 'false',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

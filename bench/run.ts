@@ -22,6 +22,7 @@ import {
   type ChildServer,
 } from './harness';
 import { resetData, seedOrganizationCase, seedUserPool, settle } from './seed';
+import { caseWebhooks } from './webhooks';
 
 /**
  * `npm run bench`: the deletion engine against the SQL floor, deleteUser under load,
@@ -432,6 +433,8 @@ async function main(): Promise<void> {
     const users = await caseDeleteUser(client, server, database.url);
     log('Case 5: organization → memberships(first: 100) → user → sessions');
     const read = await caseRead(client, server, database.url);
+    log('Case 6: webhooks: deletion time with 0 and 10 endpoints, deliveries per second');
+    const webhooks = await caseWebhooks(client, database.url, SIZES.at(-1)!, QUICK ? 1 : 2);
 
     const largest = organizations.rows.filter((row) => row.members >= 10_000);
     const at32 = users.find((row) => row.concurrency === 32);
@@ -452,6 +455,12 @@ async function main(): Promise<void> {
           { target: 'deleteUser at 32 clients p99 < 50 ms', measured: `${at32?.server.p99Ms} ms`, met: (at32?.server.p99Ms ?? Infinity) < 50 },
           { target: '100,000-member deletion: server RSS < 512 MB', measured: `${peak} MB`, met: peak < 512 },
           {
+            target: `webhooks: ${webhooks.members.toLocaleString('en')}-member deletion with 10 endpoints = with 0 (within 10%)`,
+            measured: `${webhooks.deletionMs.ratio}×`,
+            met: webhooks.deletionMs.ratio <= 1.1,
+          },
+          { target: 'webhooks: ≥ 1,000 deliveries/s to a local receiver', measured: `${webhooks.delivery.perSecond}/s`, met: webhooks.delivery.perSecond >= 1000 },
+          {
             target: 'statements per deletion constant',
             measured: [...new Set(statements.rows.flatMap((r) => [r.statementsReceiptOnly, r.statementsFullLists]).filter((n) => n !== null))].join(', '),
             met: statements.constant,
@@ -469,6 +478,7 @@ async function main(): Promise<void> {
       statementsPerDeletion: statements,
       deleteUser: users,
       read,
+      webhooks,
       targets,
     };
 
@@ -519,6 +529,8 @@ async function main(): Promise<void> {
       `**Read** \`organization { memberships(first: 100) { nodes { user { sessions { id } } } } }\`: ${read.rows
         .map((r) => `${r.rps} req/s at ${r.concurrency} client${r.concurrency > 1 ? 's' : ''} (p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, server CPU ${r.serverCpuMsPerRequest} ms/request)`)
         .join(', ')}; ${read.statementsPerRequest} SQL statements per request.`,
+      '',
+      `**Webhooks** (${webhooks.members.toLocaleString('en')}-member deleteOrganization; bench/webhooks.ts): the deletion took ${webhooks.deletionMs.endpoints0} ms with 0 endpoints and ${webhooks.deletionMs.endpoints10} ms with 10 endpoints subscribed to its user.deleted and organization.deleted events (${webhooks.deletionMs.ratio}×; medians of ${webhooks.runs}); the fan-out then created ${webhooks.messagesWith10Endpoints.toLocaleString('en')} messages in ${webhooks.fanOutMsWith10Endpoints} ms. One endpoint received the ${webhooks.delivery.messages.toLocaleString('en')} user.deleted messages in ${webhooks.delivery.seconds} s: **${webhooks.delivery.perSecond} deliveries/s** (signed, each attempt recorded).`,
       '',
       ...(targets.length
         ? ['**Targets**', '', table(['target', 'measured', 'met'], targets.map((t) => [t.target, t.measured, t.met ? 'yes' : 'no']))]

@@ -47,6 +47,49 @@ export interface Config {
   introspection: boolean;
   /** How long SIGTERM waits for in-flight requests (a running deletion included). */
   shutdownGraceMs: number;
+  /** Webhook delivery settings (issue 12); src/webhooks/webhook-worker.ts. */
+  webhooks: WebhookConfig;
+}
+
+/** Issue 12: how webhooks are delivered (README "Webhooks"). */
+export interface WebhookConfig {
+  /** Run the fan-out and delivery worker in this process (WEBHOOKS, default true). */
+  enabled: boolean;
+  /**
+   * Deliver to loopback, private, link-local and other non-public addresses
+   * (WEBHOOK_ALLOW_PRIVATE_ADDRESSES): tests and local development only. Default false.
+   */
+  allowPrivateAddresses: boolean;
+  /**
+   * Delay before each retry, in seconds (WEBHOOK_RETRY_SCHEDULE, comma-separated): the
+   * message is sent at once, then after each delay (±20% jitter), then marked FAILED.
+   * Default the Standard Webhooks / Svix schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+   */
+  retryScheduleSeconds: number[];
+  /** One attempt's time limit (connect, send, answer), in ms (WEBHOOK_TIMEOUT_MS, default 10 s). */
+  timeoutMs: number;
+  /** An endpoint failing without a success for longer than this is disabled, in ms (default 5 days, as Svix). */
+  disableAfterMs: number;
+  /** How often the fan-out reads the events outbox and idle workers look for jobs, in ms. */
+  pollIntervalMs: number;
+  /** Deliveries in flight at once in this process (WEBHOOK_CONCURRENCY, default 100: 4 workers of 25). */
+  concurrency: number;
+}
+
+/** Standard Webhooks' suggested retry schedule (as Svix runs it), in seconds. */
+export const DEFAULT_WEBHOOK_RETRY_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 36000];
+
+function retrySchedule(env: NodeJS.ProcessEnv): number[] {
+  const raw = text(env, 'WEBHOOK_RETRY_SCHEDULE');
+  if (raw === undefined) return DEFAULT_WEBHOOK_RETRY_SCHEDULE;
+  const delays = raw.split(',').map((part) => part.trim());
+  // A delay beyond 24 hours would outlive pg-boss's job retention rules; 20 retries is plenty.
+  if (delays.length > 20 || delays.some((delay) => !/^\d{1,5}$/.test(delay) || Number(delay) < 1 || Number(delay) > 86_400)) {
+    throw new ConfigError(
+      `WEBHOOK_RETRY_SCHEDULE must be up to 20 comma-separated delays in seconds, each between 1 and 86400, got "${raw}"`,
+    );
+  }
+  return delays.map(Number);
 }
 
 export class ConfigError extends Error {}
@@ -134,5 +177,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     corsOrigins: origins(env, nodeEnv),
     introspection: flag(env, 'INTROSPECTION', nodeEnv !== 'production'),
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 30_000, 0, 600_000),
+    webhooks: {
+      enabled: flag(env, 'WEBHOOKS', true),
+      allowPrivateAddresses: flag(env, 'WEBHOOK_ALLOW_PRIVATE_ADDRESSES', false),
+      retryScheduleSeconds: retrySchedule(env),
+      timeoutMs: integer(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 60_000),
+      disableAfterMs: integer(env, 'WEBHOOK_DISABLE_AFTER_MS', 5 * 86_400_000, 0, 90 * 86_400_000),
+      pollIntervalMs: integer(env, 'WEBHOOK_POLL_INTERVAL_MS', 1_000, 50, 60_000),
+      concurrency: integer(env, 'WEBHOOK_CONCURRENCY', 100, 1, 500),
+    },
   };
 }

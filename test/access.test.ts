@@ -7,7 +7,12 @@ import {
   authorizeMembershipChange,
   authorizeOrganizationDeletion,
   authorizeRoleChange,
+  addsVerifiedDomains,
+  authorizeDomainRemoval,
+  authorizeOrganizationUpdate,
   authorizeUserDeletion,
+  authorizeUserSessionsTermination,
+  authorizeUserUpdate,
   canListInvitations,
   canSeeInvitationEmail,
   sessionRefusalHint,
@@ -16,6 +21,7 @@ import { ViewerKind, type Principal } from '../src/auth/principal';
 import { AppError, ErrorCode } from '../src/errors';
 import { buildAppSchema } from '../src/http/schema';
 import { MembershipRole } from '../src/memberships/membership.entity';
+import { endpointOwnerOf } from '../src/webhooks/webhook-endpoint.service';
 
 const ORGANIZATION = 'org_01ARZ3NDEKTSV4RRFFQ69G5FAV';
 const admin: Principal = { kind: ViewerKind.ADMIN };
@@ -234,6 +240,68 @@ describe('invitations (issue 9): canListInvitations, canSeeInvitationEmail', () 
   });
 });
 
+describe('issue 12, find and change: authorizeUserUpdate', () => {
+  const self = sessionUser.kind === ViewerKind.SESSION ? sessionUser.userId : '';
+  const someoneElse = 'usr_01BX5ZZKBKACTAV9WEVGEMMVRZ';
+  const writer: Principal = { kind: ViewerKind.API_KEY, apiKeyId: 'key_01ARZ3NDEKTSV4RRFFQ69G5FAV', scopes: new Set(['USERS_WRITE']) };
+  const nameOnly = { email: false, externalId: false };
+
+  it.each<[string, string, Principal, string, { email: boolean; externalId: boolean }]>([
+    ['the admin, any field of anyone', 'ok', admin, someoneElse, { email: true, externalId: true }],
+    ['a USERS_WRITE key, any field of anyone', 'ok', writer, someoneElse, { email: true, externalId: true }],
+    ['a signed-in user, their own name', 'ok', sessionUser, self, nameOnly],
+    ['a signed-in user, their own email', ErrorCode.FORBIDDEN, sessionUser, self, { email: true, externalId: false }],
+    ['a signed-in user, their own externalId', ErrorCode.FORBIDDEN, sessionUser, self, { email: false, externalId: true }],
+    ["a signed-in user, someone else's name", ErrorCode.FORBIDDEN, sessionUser, someoneElse, nameOnly],
+  ])('%s: %s', (_label, expected, principal, userId, changes) => {
+    expect(outcome(() => authorizeUserUpdate(principal, userId, changes))).toBe(expected);
+  });
+});
+
+describe('issue 12, find and change: authorizeOrganizationUpdate, addsVerifiedDomains, authorizeDomainRemoval', () => {
+  const { OWNER, ADMIN, MEMBER } = MembershipRole;
+  const writer: Principal = { kind: ViewerKind.API_KEY, apiKeyId: 'key_01ARZ3NDEKTSV4RRFFQ69G5FAV', scopes: new Set(['ORGANIZATIONS_WRITE']) };
+
+  it.each<[string, string, Principal, MembershipRole | null]>([
+    ['the admin (not a member)', 'ok', admin, null],
+    ['an ORGANIZATIONS_WRITE key (not a member)', 'ok', writer, null],
+    ['an OWNER', 'ok', sessionUser, OWNER],
+    ['an ADMIN', 'ok', sessionUser, ADMIN],
+    ['a MEMBER', ErrorCode.FORBIDDEN, sessionUser, MEMBER],
+    ['a non-member (told nothing)', ErrorCode.NOT_FOUND, sessionUser, null],
+  ])('changing the organization or its domains, %s: %s', (_label, expected, principal, role) => {
+    expect(outcome(() => authorizeOrganizationUpdate(principal, role, ORGANIZATION))).toBe(expected);
+  });
+
+  it('adds verified domains for the admin and keys, unverified claims for signed-in users (issue 9)', () => {
+    expect([admin, writer, sessionUser].map(addsVerifiedDomains)).toEqual([true, true, false]);
+  });
+
+  it.each<[string, string, Principal, boolean]>([
+    ['the admin, a verified domain', 'ok', admin, true],
+    ['a key, a verified domain', 'ok', writer, true],
+    ['an OWNER or ADMIN, an unverified claim', 'ok', sessionUser, false],
+    ['an OWNER or ADMIN, a verified domain', ErrorCode.FORBIDDEN, sessionUser, true],
+  ])('removing a domain, %s: %s', (_label, expected, principal, verified) => {
+    expect(outcome(() => authorizeDomainRemoval(principal, verified))).toBe(expected);
+  });
+});
+
+describe('issue 12, offboarding: authorizeUserSessionsTermination', () => {
+  const self = sessionUser.kind === ViewerKind.SESSION ? sessionUser.userId : '';
+  const someoneElse = 'usr_01BX5ZZKBKACTAV9WEVGEMMVRZ';
+  const sessionsKey: Principal = { kind: ViewerKind.API_KEY, apiKeyId: 'key_01ARZ3NDEKTSV4RRFFQ69G5FAV', scopes: new Set(['SESSIONS_WRITE']) };
+
+  it.each<[string, string, Principal, string]>([
+    ['the admin, anyone', 'ok', admin, someoneElse],
+    ['a SESSIONS_WRITE key, anyone', 'ok', sessionsKey, someoneElse],
+    ['a signed-in user, themselves', 'ok', sessionUser, self],
+    ['a signed-in user, someone else', ErrorCode.FORBIDDEN, sessionUser, someoneElse],
+  ])('%s: %s', (_label, expected, principal, userId) => {
+    expect(outcome(() => authorizeUserSessionsTermination(principal, userId))).toBe(expected);
+  });
+});
+
 /**
  * Who may call each operation, as declared with @Authorized on the resolvers. Any
  * change of access shows up as a diff of this table. ADMIN is the admin API key,
@@ -273,12 +341,39 @@ const EXPECTED_ACCESS: Record<string, string[]> = {
   'Mutation.declineInvitation': ['SESSION'],
   // A partner that timed out may learn from the receipt whether its deletion went through.
   'Query.deletionReceipt': ['ADMIN', 'USERS_DELETE', 'ORGANIZATIONS_DELETE'],
-  'Query.events': ['ADMIN'],
+  // Issue 12: partners poll the outbox with the trusted Events operation.
+  'Query.events': ['ADMIN', 'EVENTS_READ'],
+  // Webhook endpoints (issue 12): the admin (all of them) and WEBHOOKS_WRITE keys (their own; another
+  // key's is NOT_FOUND or null, test/webhook-endpoints.test.ts). Not for signed-in users.
+  'Query.webhookEndpoints': ['ADMIN', 'WEBHOOKS_WRITE'],
+  'Query.webhookEndpoint': ['ADMIN', 'WEBHOOKS_WRITE'],
+  'Mutation.createWebhookEndpoint': ['ADMIN', 'WEBHOOKS_WRITE'],
+  'Mutation.updateWebhookEndpoint': ['ADMIN', 'WEBHOOKS_WRITE'],
+  'Mutation.rotateWebhookSecret': ['ADMIN', 'WEBHOOKS_WRITE'],
+  'Mutation.deleteWebhookEndpoint': ['ADMIN', 'WEBHOOKS_WRITE'],
+  'Mutation.replayWebhookEvents': ['ADMIN', 'WEBHOOKS_WRITE'],
+  // Issue 12, find and change: filters keep each query's access; a signed-in user changes only their own name
+  // (authorizeUserUpdate), OWNERs and ADMINs their organization and its domains (authorizeOrganizationUpdate).
+  'Mutation.updateUser': ['ADMIN', 'SESSION', 'USERS_WRITE'],
+  'Mutation.updateOrganization': ['ADMIN', 'SESSION', 'ORGANIZATIONS_WRITE'],
+  'Mutation.addOrganizationDomain': ['ADMIN', 'SESSION', 'ORGANIZATIONS_WRITE'],
+  'Mutation.removeOrganizationDomain': ['ADMIN', 'SESSION', 'ORGANIZATIONS_WRITE'],
+  // Issue 12, offboarding: sign a user out everywhere; a signed-in user only themselves.
+  'Mutation.terminateUserSessions': ['ADMIN', 'SESSION', 'SESSIONS_WRITE'],
   // Partner API keys (issue 4): admin only.
   'Query.apiKeys': ['ADMIN'],
   'Mutation.createApiKey': ['ADMIN'],
   'Mutation.revokeApiKey': ['ADMIN'],
 };
+
+describe('issue 12, webhooks: endpointOwnerOf (whose endpoints a caller sees and changes)', () => {
+  it('gives the admin every endpoint, a key its own, and refuses a signed-in user', () => {
+    const key: Principal = { kind: ViewerKind.API_KEY, apiKeyId: 'key_01ARZ3NDEKTSV4RRFFQ69G5FAV', scopes: new Set(['WEBHOOKS_WRITE']) };
+    expect(endpointOwnerOf(admin)).toBeNull();
+    expect(endpointOwnerOf(key)).toBe('key_01ARZ3NDEKTSV4RRFFQ69G5FAV');
+    expect(outcome(() => endpointOwnerOf(sessionUser))).toBe(ErrorCode.FORBIDDEN);
+  });
+});
 
 describe('permission table', () => {
   let actual: Record<string, string[] | 'NOT DECLARED'>;

@@ -20,7 +20,9 @@ type Scope =
   | 'ORGANIZATIONS_READ'
   | 'ORGANIZATIONS_WRITE'
   | 'ORGANIZATIONS_DELETE'
-  | 'SESSIONS_WRITE';
+  | 'SESSIONS_WRITE'
+  | 'EVENTS_READ'
+  | 'WEBHOOKS_WRITE';
 const ALL_SCOPES: Scope[] = [
   'USERS_READ',
   'USERS_WRITE',
@@ -29,6 +31,8 @@ const ALL_SCOPES: Scope[] = [
   'ORGANIZATIONS_WRITE',
   'ORGANIZATIONS_DELETE',
   'SESSIONS_WRITE',
+  'EVENTS_READ',
+  'WEBHOOKS_WRITE',
 ];
 
 interface ApiKeyFields {
@@ -374,6 +378,41 @@ describe('scopes, checked per operation', () => {
       field: 'terminateSession',
       variables: async () => ({ id: (await make.session((await make.user()).id)).session.id }),
     },
+    // Issue 12: find, change, offboard, webhooks.
+    {
+      name: 'FindUsers',
+      scope: 'USERS_READ',
+      field: 'users',
+      variables: async () => ({ filter: { email: (await make.user()).email } }),
+    },
+    {
+      name: 'UpdateUser',
+      scope: 'USERS_WRITE',
+      field: 'updateUser',
+      variables: async () => ({ input: { id: (await make.user()).id, name: 'Renamed' } }),
+    },
+    {
+      name: 'TerminateUserSessions',
+      scope: 'SESSIONS_WRITE',
+      field: 'terminateUserSessions',
+      variables: async () => {
+        const user = await make.user();
+        await make.session(user.id);
+        return { userId: user.id };
+      },
+    },
+    {
+      name: 'UpdateOrganization',
+      scope: 'ORGANIZATIONS_WRITE',
+      field: 'updateOrganization',
+      variables: async () => ({ input: { id: (await make.organization()).id, settings: { locale: 'en' } } }),
+    },
+    {
+      name: 'CreateWebhookEndpoint',
+      scope: 'WEBHOOKS_WRITE',
+      field: 'createWebhookEndpoint',
+      variables: async () => ({ input: { url: 'https://hooks.partner.example/identity', eventTypes: ['user.deleted'] } }),
+    },
   ];
 
   it.each(operations)('$name needs $scope', async ({ name, scope, field, variables }) => {
@@ -393,7 +432,7 @@ describe('scopes, checked per operation', () => {
     expect(allowed.body?.data?.[field]).toBeTruthy();
   });
 
-  it('deletionReceipt needs USERS_DELETE or ORGANIZATIONS_DELETE; events is admin-only', async () => {
+  it('deletionReceipt needs USERS_DELETE or ORGANIZATIONS_DELETE; events needs EVENTS_READ (issue 12)', async () => {
     const user = await make.user();
     ok(await app.gql(`mutation($id: ID!) { deleteUser(id: $id) { deletedUserId } }`, { id: user.id }));
     const reader = await createKey(['USERS_READ', 'ORGANIZATIONS_READ', 'USERS_WRITE', 'SESSIONS_WRITE']);
@@ -404,9 +443,15 @@ describe('scopes, checked per operation', () => {
     }
     expect(codeOf(await byHash(reader.secret, 'GetDeletionReceipt', { subjectId: user.id }))).toBe('FORBIDDEN');
 
-    const everything = await createKey(ALL_SCOPES);
-    const events = await byHash(everything.secret, 'Events');
-    expect(codeOf(events)).toBe('FORBIDDEN');
-    expect(events.body?.data).toBeNull();
+    const allButEvents = await createKey(ALL_SCOPES.filter((scope) => scope !== 'EVENTS_READ'));
+    const refused = await byHash(allButEvents.secret, 'Events');
+    expect(codeOf(refused)).toBe('FORBIDDEN');
+    expect(refused.body?.data).toBeNull();
+    const eventsReader = await createKey(['EVENTS_READ']);
+    const events = await byHash(eventsReader.secret, 'Events', { types: ['user.deleted'], first: 100 });
+    expect(events.status).toBe(200);
+    expect(events.body?.data?.events?.nodes).toEqual(
+      expect.arrayContaining([expect.objectContaining({ type: 'user.deleted', data: expect.objectContaining({ userId: user.id }) })]),
+    );
   });
 });

@@ -34,7 +34,10 @@ import path from 'node:path';
 import { domainToASCII } from 'node:url';
 import fc from 'fast-check';
 import { buildSchema } from 'graphql';
+import { loadConfig } from '../src/config';
 import { canonicalEmailOrNull } from '../src/identity/canonical';
+import { createLogger } from '../src/logger';
+import { startWebhookQueue } from '../src/webhooks/webhook-queue';
 import { startTestApp, type GraphQLResponse, type TestApp } from './support/app';
 import { factory, INVARIANT_VIOLATIONS, ok, tableFingerprints } from './support/factory';
 
@@ -48,6 +51,10 @@ const TIMEOUT_MS = 60_000 + RUNS * 1_500;
 let app: TestApp;
 beforeAll(async () => {
   app = await startTestApp();
+  // The webhook queue's schema (pgboss), which replayWebhookEvents enqueues into; a server
+  // running the webhook worker creates it at start, the test app runs none (issue 12).
+  const queue = await startWebhookQueue(app.databaseUrl, loadConfig({ NODE_ENV: 'test' }).webhooks, createLogger('silent'));
+  await queue.stop(0);
 });
 afterAll(() => app?.close());
 
@@ -109,6 +116,38 @@ const MUTATIONS = {
   revokeInvitation: `mutation Fuzz($id: ID!) {
     revokeInvitation(id: $id) { id email role status decidedAt organization { id } }
   }`,
+  // Webhook endpoints (issue 12): the admin's and WEBHOOKS_WRITE keys'; a session is always refused.
+  createWebhookEndpoint: `mutation Fuzz($input: CreateWebhookEndpointInput!) {
+    createWebhookEndpoint(input: $input) { secret endpoint { id url eventTypes description enabled createdAt } }
+  }`,
+  updateWebhookEndpoint: `mutation Fuzz($input: UpdateWebhookEndpointInput!) {
+    updateWebhookEndpoint(input: $input) { id url eventTypes description enabled disabledReason failingSince updatedAt }
+  }`,
+  rotateWebhookSecret: `mutation Fuzz($id: ID!) {
+    rotateWebhookSecret(id: $id) { secret endpoint { id updatedAt } }
+  }`,
+  deleteWebhookEndpoint: `mutation Fuzz($id: ID!) {
+    deleteWebhookEndpoint(id: $id) { deletedEndpointId }
+  }`,
+  replayWebhookEvents: `mutation Fuzz($endpointId: ID!, $after: String) {
+    replayWebhookEvents(endpointId: $endpointId, after: $after) { queuedMessageCount endpoint { id } }
+  }`,
+  // Find and change (issue 12).
+  updateUser: `mutation Fuzz($input: UpdateUserInput!) {
+    updateUser(input: $input) { id email name externalId createdAt }
+  }`,
+  updateOrganization: `mutation Fuzz($input: UpdateOrganizationInput!) {
+    updateOrganization(input: $input) { id name externalId settings domains { domain verified } }
+  }`,
+  addOrganizationDomain: `mutation Fuzz($organizationId: ID!, $domain: String!) {
+    addOrganizationDomain(organizationId: $organizationId, domain: $domain) { domain verified createdAt }
+  }`,
+  removeOrganizationDomain: `mutation Fuzz($organizationId: ID!, $domain: String!) {
+    removeOrganizationDomain(organizationId: $organizationId, domain: $domain) { domain verified createdAt }
+  }`,
+  terminateUserSessions: `mutation Fuzz($userId: ID!) {
+    terminateUserSessions(userId: $userId) { id userId organizationId terminatedAt }
+  }`,
 } as const;
 type MutationName = keyof typeof MUTATIONS;
 
@@ -116,9 +155,11 @@ type MutationName = keyof typeof MUTATIONS;
 // Symbolic values: references to live rows and huge strings, resolved at call time.
 // ---------------------------------------------------------------------------------
 
-const PREFIX = { organization: 'org', user: 'usr', membership: 'mem', session: 'ses', apiKey: 'key', invitation: 'inv' } as const;
+const PREFIX = {
+  organization: 'org', user: 'usr', membership: 'mem', session: 'ses', apiKey: 'key', invitation: 'inv', webhookEndpoint: 'ep',
+} as const;
 type IdKind = keyof typeof PREFIX;
-const ALL_PREFIXES = ['org', 'usr', 'mem', 'ses', 'key', 'inv', 'drc', 'evt'];
+const ALL_PREFIXES = ['org', 'usr', 'mem', 'ses', 'key', 'inv', 'drc', 'evt', 'ep', 'msg', 'att'];
 
 /** Pools of live values, read from the database before each call. */
 type Pool =
@@ -253,6 +294,7 @@ async function liveValues(world: World): Promise<LiveValues> {
        UNION ALL SELECT 'myPendingInvitation', i.id FROM invitations i JOIN users u ON u.email_key = i.email_key
                   WHERE u.id = $2 AND i.status = 'PENDING' AND i.expires_at > now()
        UNION ALL SELECT 'myOrganizationInvitation', id FROM invitations WHERE organization_id IN ($1, $3)
+       UNION ALL SELECT 'webhookEndpoint', id FROM webhook_endpoints
      ) live ORDER BY pool, value COLLATE "C"`,
     [world.ownedOrganizationId, world.userId, world.administeredOrganizationId],
   );
@@ -263,6 +305,7 @@ async function liveValues(world: World): Promise<LiveValues> {
     session: [],
     apiKey: [],
     invitation: [],
+    webhookEndpoint: [],
     deleted: [],
     email: [],
     domain: [],
@@ -488,6 +531,7 @@ function inputObject(fields: fc.Arbitrary<Record<string, unknown>>): fc.Arbitrar
 const role = fc.constantFrom('OWNER', 'ADMIN', 'MEMBER');
 const SCOPES = [
   'ORGANIZATIONS_DELETE', 'ORGANIZATIONS_READ', 'ORGANIZATIONS_WRITE', 'SESSIONS_WRITE', 'USERS_DELETE', 'USERS_READ', 'USERS_WRITE',
+  'EVENTS_READ', 'WEBHOOKS_WRITE',
 ];
 
 /** Domain-like strings, some long, some with characters whose lower case is longer (İ). */
@@ -612,6 +656,46 @@ const invitationId = (mine: Pool[]) =>
   corrupt(fc.record({ id: fc.oneof({ weight: 3, arbitrary: ref(mine) }, { weight: 1, arbitrary: realId('invitation') }) }), {
     id: hostileId('invitation', mine),
   });
+
+/**
+ * Event types the fuzzer's endpoints subscribe to: real ones (src/outbox.ts), but rare here,
+ * so that a replay queues tens of messages rather than the thousands of deletion events
+ * the world piles up (every call fingerprints every table).
+ */
+const WEBHOOK_EVENT_TYPES = ['invitation.revoked', 'webhook_endpoint.disabled'];
+const webhookEventTypes = fc.subarray(WEBHOOK_EVENT_TYPES, { minLength: 1 });
+/** Endpoint URLs that pass parseWebhookUrl; `.invalid` (RFC 6761) never resolves, so a worker sends nothing anywhere. */
+const webhookUrl = fc.oneof(
+  fc.webPath().map((p) => `https://hooks.example.invalid${p}`),
+  fc.constantFrom('http://receiver.invalid:8080/hook?token=abc', 'HTTPS://Hooks.Example.INVALID/a b', 'https://bücher.invalid/'),
+);
+/** URLs parseWebhookUrl refuses: other schemes, credentials, relative, too long. */
+const hostileUrl = fc.constantFrom(
+  'ftp://hooks.example.invalid/', 'javascript:alert(1)', 'file:///etc/passwd', 'https://user:pass@hooks.example.invalid/',
+  '/relative', 'not a url', 'http://', `https://hooks.example.invalid/${'a'.repeat(2100)}`, 'data:text/plain,x',
+);
+
+/** Keeps a few webhook endpoints to aim update, rotate, delete and replay at. */
+async function topUpWebhookEndpoints(): Promise<void> {
+  const [{ count }] = await app.sql<{ count: number }>(`SELECT count(*)::int AS count FROM webhook_endpoints`);
+  for (let n = count; n < 2; n += 1) {
+    ok(
+      await app.gql(MUTATIONS.createWebhookEndpoint, {
+        input: { url: `https://hooks.example.invalid/fuzz/${n}`, eventTypes: WEBHOOK_EVENT_TYPES },
+      } as never),
+    );
+  }
+}
+
+/** Settings objects (issue 12): plausible ones, and ones past a limit (16 KB, 10 levels, NUL, lone surrogates, not an object). */
+const settingsValue = fc.dictionary(fc.string({ maxLength: 12 }), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 6 });
+const hostileSettings = fc.oneof(
+  hostileValue,
+  fc.jsonValue({ maxDepth: 2 }),
+  fc.dictionary(fc.string({ unit: 'binary', maxLength: 8 }), fc.string({ unit: 'binary', maxLength: 8 }), { minKeys: 1, maxKeys: 3 }),
+  fc.constantFrom(16_370, 16_377, 16_378, 40_000).map((length) => ({ k: new Huge('x', length) })),
+  fc.constantFrom(9, 10, 11, 40).map((depth) => JSON.parse('{"a":'.repeat(depth - 1) + '{}' + '}'.repeat(depth - 1))),
+);
 
 /** Variables per mutation. */
 const VARIABLES: Record<MutationName, fc.Arbitrary<unknown>> = {
@@ -755,6 +839,107 @@ const VARIABLES: Record<MutationName, fc.Arbitrary<unknown>> = {
   acceptInvitation: invitationId(['myPendingInvitation', 'myPendingInvitation', 'myInvitation']),
   declineInvitation: invitationId(['myPendingInvitation', 'myPendingInvitation', 'myInvitation']),
   revokeInvitation: invitationId(['myOrganizationInvitation']),
+  createWebhookEndpoint: fc.record({
+    input: inputObject(
+      corrupt(fc.record({ url: webhookUrl, eventTypes: webhookEventTypes, description: optional(text) }), {
+        url: fc.oneof(hostileValue, hostileUrl),
+        eventTypes: fc.oneof(hostileValue, fc.constant([]), fc.array(fc.oneof(fc.constantFrom(...WEBHOOK_EVENT_TYPES), nastyString), { maxLength: 4 })),
+        description: fc.oneof(hostileValue, fc.constant('d'.repeat(501))),
+      }),
+    ),
+  }),
+  updateWebhookEndpoint: fc.record({
+    input: inputObject(
+      corrupt(
+        fc.record({
+          id: realId('webhookEndpoint'),
+          url: optional(webhookUrl).map((url) => url ?? MISSING),
+          eventTypes: optional(webhookEventTypes).map((types) => types ?? MISSING),
+          enabled: optional(fc.boolean()).map((enabled) => enabled ?? MISSING),
+          description: optional(text),
+        }),
+        {
+          id: hostileId('webhookEndpoint'),
+          url: fc.oneof(hostileValue, hostileUrl),
+          eventTypes: fc.oneof(hostileValue, fc.constant([]), fc.array(nastyString, { maxLength: 3 })),
+          enabled: hostileValue,
+          description: hostileValue,
+        },
+      ),
+    ),
+  }),
+  // A session succeeds only for its own name (issue 12): `me` is picked often, email and externalId often left out.
+  updateUser: fc.record({
+    input: inputObject(
+      corrupt(
+        fc.record({
+          id: realId('user', ['me', 'myOrganizationMember']),
+          name: fc.oneof(fc.constant(MISSING), text),
+          email: fc.oneof(
+            { weight: 3, arbitrary: fc.constant(MISSING) },
+            { weight: 1, arbitrary: freshAddress },
+            { weight: 1, arbitrary: ref(['email', 'myEmail'], emailSpelling) },
+          ),
+          externalId: fc.oneof({ weight: 3, arbitrary: fc.constant(MISSING) }, { weight: 2, arbitrary: optional(text) }),
+        }),
+        { id: hostileId('user', ['me', 'myOrganizationMember']), name: hostileValue, email: fc.oneof(hostileValue, inviteEmail), externalId: hostileValue },
+      ),
+    ),
+  }),
+  updateOrganization: fc.record({
+    input: inputObject(
+      corrupt(
+        fc.record({
+          id: fc.oneof(ref(['myOwnedOrganization', 'myAdministeredOrganization']), realId('organization', ['myMemberOrganization'])),
+          name: fc.oneof(fc.constant(MISSING), text),
+          externalId: fc.oneof(fc.constant(MISSING), optional(text)),
+          settings: fc.oneof(fc.constant(MISSING), settingsValue),
+        }),
+        {
+          id: hostileId('organization', ['myOwnedOrganization', 'myMemberOrganization']),
+          name: hostileValue,
+          externalId: hostileValue,
+          settings: hostileSettings,
+        },
+      ),
+    ),
+  }),
+  addOrganizationDomain: corrupt(
+    fc.record({
+      organizationId: fc.oneof(ref(['myOwnedOrganization', 'myAdministeredOrganization']), realId('organization', ['myMemberOrganization'])),
+      domain: fc.oneof(domainLike, fc.constantFrom(...UNICODE_DOMAINS)),
+    }),
+    {
+      organizationId: hostileId('organization', ['myOwnedOrganization', 'myAdministeredOrganization']),
+      domain: fc.oneof(hostileValue, fc.constantFrom(...IDNA_INVALID_DOMAINS)),
+    },
+  ),
+  // Mostly a domain its organization holds (both ends of one organization_domains row), so that removals succeed.
+  removeOrganizationDomain: corrupt(
+    fc.oneof(
+      {
+        weight: 3,
+        arbitrary: fc.tuple(pick, fc.constantFrom<Forge>('none', 'none', 'uppercase', 'padSpaces')).map(([i, how]) => ({
+          organizationId: new Ref('domainOrganization', i, 'none'),
+          domain: new Ref('domainName', i, how),
+        })),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.record({ organizationId: realId('organization', ['myOwnedOrganization', 'myAdministeredOrganization']), domain: domainLike }),
+      },
+    ),
+    { organizationId: hostileId('organization', ['myOwnedOrganization']), domain: fc.oneof(hostileValue, domainLike) },
+  ),
+  terminateUserSessions: corrupt(fc.record({ userId: realId('user', ['me', 'myOrganizationMember']) }), {
+    userId: hostileId('user', ['me', 'myOrganizationMember']),
+  }),
+  rotateWebhookSecret: corrupt(fc.record({ id: realId('webhookEndpoint') }), { id: hostileId('webhookEndpoint') }),
+  deleteWebhookEndpoint: corrupt(fc.record({ id: realId('webhookEndpoint') }), { id: hostileId('webhookEndpoint') }),
+  replayWebhookEvents: corrupt(fc.record({ endpointId: realId('webhookEndpoint'), after: optional(fc.constant(null)) }), {
+    endpointId: hostileId('webhookEndpoint'),
+    after: fc.oneof(hostileValue, fc.constantFrom('ZTE6MTox', 'ZTE6OTk5OTk5OTk5OTk5OTk5OTk5OTk5OjE', 'YzE6ZXBfMDFBUlozTkRFS1RTVjRSUkZGUTY5RzVGQVY')),
+  }),
 };
 
 /** Now and then the whole variables value is not an object, or is missing. */
@@ -778,6 +963,12 @@ const ADMIN_ONLY = new Set<MutationName>([
   'createApiKey',
   'revokeApiKey',
   'verifyOrganizationDomain',
+  // Issue 12: webhook endpoints are the admin's and WEBHOOKS_WRITE keys'.
+  'createWebhookEndpoint',
+  'updateWebhookEndpoint',
+  'rotateWebhookSecret',
+  'deleteWebhookEndpoint',
+  'replayWebhookEvents',
 ]);
 
 /** Mutations only a signed-in user may call (issue 9: the invitee answers); runCall checks that nobody else succeeds. */
@@ -924,7 +1115,9 @@ async function ensureWorld(): Promise<World> {
               EXISTS (SELECT 1 FROM memberships a
                         JOIN memberships b ON b.user_id = a.user_id AND b.organization_id = $4
                        WHERE a.user_id = $2 AND a.organization_id = $3 AND a.role = 'OWNER')
-                AND EXISTS (SELECT 1 FROM organizations WHERE id = $5) AS placed,
+                AND EXISTS (SELECT 1 FROM organizations WHERE id = $5)
+                -- updateUser (issue 12) may give them another address: invitations in respellings need this Unicode one.
+                AND EXISTS (SELECT 1 FROM users WHERE id = $2 AND email LIKE 'jürgen-%@münchen.example') AS placed,
               (SELECT count(*)::int FROM organizations) AS organizations,
               (SELECT count(*)::int FROM users) AS users,
               (SELECT count(*)::int FROM api_keys WHERE revoked_at IS NULL) AS keys`,
@@ -942,6 +1135,7 @@ async function ensureWorld(): Promise<World> {
   }
   world ??= await buildWorld();
   await topUpInvitations(world);
+  await topUpWebhookEndpoints();
   return world;
 }
 
@@ -1287,6 +1481,14 @@ async function runCall(call: Call): Promise<'succeeded' | 'refused'> {
     const deletedUserId = data?.deleteUser?.deletedUserId;
     if (deletedUserId !== undefined && deletedUserId !== current.userId) {
       throw new Error(`a session deleted another user\n  call: ${context()}`);
+    }
+    // Issue 12: a signed-in user changes only their own name, and signs out only themselves.
+    const input = (variables?.input ?? {}) as Record<string, unknown>;
+    if (call.mutation === 'updateUser' && (input.id !== current.userId || input.email !== undefined || input.externalId !== undefined)) {
+      throw new Error(`a session changed more than its own name\n  call: ${context()}`);
+    }
+    if (call.mutation === 'terminateUserSessions' && variables?.userId !== current.userId) {
+      throw new Error(`a session signed out another user\n  call: ${context()}`);
     }
   }
   const ownerless = await app.sql<{ id: string }>(

@@ -197,7 +197,8 @@ describe('terminateSession', () => {
       terminatedAt: row.terminated_at!.toISOString(),
     });
     expect(row.termination_reason).toBe('terminated_by_request');
-    expect(await tableCounts(app)).toEqual(before);
+    // Issue 12: ending an active session writes one session.terminated event, and nothing else.
+    expect(await tableCounts(app)).toEqual({ ...before, events: before.events + 1 });
     return terminated;
   }
 
@@ -241,8 +242,10 @@ describe('terminateSession', () => {
     const { token, session } = await f.session(user.id);
     const first = await expectTerminated(app.adminKey, session.id);
     const rowAfterFirst = await sessionRow(session.id);
+    const counts = await tableCounts(app);
     const second = ok(await app.gql(TerminateSessionDocument, { id: session.id })).terminateSession;
     expect(second).toEqual(first);
+    expect(await tableCounts(app)).toEqual(counts); // ending it again writes no second event
     expect(await sessionRow(session.id)).toEqual(rowAfterFirst);
     expect((await app.gql(ViewerDocument, {}, { token })).status).toBe(401);
   });

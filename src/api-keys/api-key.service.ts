@@ -36,6 +36,13 @@ export class ApiKeyService {
       [id],
     );
     if (rows.length === 0) throw AppError.notFound('API key', id);
+    // Issue 12: a revoked key's webhook endpoints stop receiving events in the same
+    // transaction (their pending messages end FAILED at delivery, as for any disabled endpoint).
+    await manager.query(
+      `UPDATE webhook_endpoints SET enabled = false, disabled_reason = 'Its API key was revoked', updated_at = now()
+        WHERE api_key_id = $1 AND enabled`,
+      [id],
+    );
     return manager.findOneByOrFail(ApiKey, { id });
   }
 

@@ -241,3 +241,75 @@ export function canSeeInvitationEmail(principal: Principal, callerRole: Membersh
       return callerRole !== null && MEMBER_MANAGERS.has(callerRole);
   }
 }
+
+/**
+ * updateUser (issue 12): the admin and keys with USERS_WRITE (checked by @Authorized) may
+ * change any user's name, email and externalId. A signed-in user may change only their own
+ * name: their email is their identity (sign-in and invitation matching compare its
+ * canonical key, so changing it would let them take invitations meant for another
+ * address), and externalId is the partner's handle on them, not theirs to set. Anything
+ * else from a session is FORBIDDEN, whether or not the account exists, so the answer
+ * confirms nothing. `changes` says which fields the input carries (null counts: it is a change).
+ */
+export function authorizeUserUpdate(
+  principal: Principal,
+  userId: string,
+  changes: { email: boolean; externalId: boolean },
+): void {
+  if (principal.kind !== ViewerKind.SESSION) return;
+  if (principal.userId !== userId) throw AppError.forbidden('A signed-in user can change only their own account');
+  if (changes.email || changes.externalId) {
+    throw AppError.forbidden(
+      'A signed-in user can change only their own name; email and externalId are changed by the platform admin or a key with USERS_WRITE',
+    );
+  }
+}
+
+/**
+ * updateOrganization, addOrganizationDomain and removeOrganizationDomain (issue 12): the
+ * admin and keys with ORGANIZATIONS_WRITE (checked by @Authorized), or an OWNER or ADMIN
+ * of the organization. A MEMBER is FORBIDDEN; a signed-in caller who is not a member gets
+ * NOT_FOUND, as if the organization did not exist.
+ */
+export function authorizeOrganizationUpdate(
+  principal: Principal,
+  callerRole: MembershipRole | null,
+  organizationId: string,
+): void {
+  if (principal.kind !== ViewerKind.SESSION) return;
+  if (callerRole === null) throw AppError.notFound('Organization', organizationId);
+  if (!MEMBER_MANAGERS.has(callerRole)) {
+    throw AppError.forbidden('Only an OWNER or ADMIN of the organization can change it');
+  }
+}
+
+/**
+ * Whether a domain the caller adds is verified (issue 9's rule, applied by
+ * addOrganizationDomain in issue 12): the platform admin's and keys' are, a signed-in
+ * user's are unverified claims.
+ */
+export function addsVerifiedDomains(principal: Principal): boolean {
+  return principal.kind !== ViewerKind.SESSION;
+}
+
+/**
+ * removeOrganizationDomain (issue 12), once authorizeOrganizationUpdate has passed: an
+ * OWNER or ADMIN may withdraw an unverified claim, but a verified domain is a statement
+ * the platform admin or a key made, and only they take it back (FORBIDDEN otherwise), as
+ * only they can make it: otherwise an organization ADMIN could drop the domain the
+ * platform vouched for and nobody in the organization could verify it again.
+ */
+export function authorizeDomainRemoval(principal: Principal, verified: boolean): void {
+  if (principal.kind !== ViewerKind.SESSION || !verified) return;
+  throw AppError.forbidden('A verified domain is removed by the platform admin or a key with ORGANIZATIONS_WRITE');
+}
+
+/**
+ * terminateUserSessions (issue 12, the first step of offboarding): the admin and keys with
+ * SESSIONS_WRITE (checked by @Authorized) for anyone; a signed-in user only for themselves
+ * ("sign me out everywhere"). Anyone else is FORBIDDEN whether or not the user exists.
+ */
+export function authorizeUserSessionsTermination(principal: Principal, userId: string): void {
+  if (principal.kind !== ViewerKind.SESSION || principal.userId === userId) return;
+  throw AppError.forbidden('A signed-in user can sign out only themselves');
+}

@@ -4,7 +4,7 @@ import type { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { configuredDataSource } from '../../ormconfig';
 import type { Config } from '../config';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded';
+import { DataFolderInUseError, startEmbeddedPostgres, type EmbeddedDatabase } from './embedded';
 import { QueryCounter } from './query-counter';
 
 export interface Database {
@@ -29,13 +29,33 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
   let url = config.databaseUrl;
   if (!url) {
     logger.info({ dir: config.dataDir }, 'DATABASE_URL is not set: starting the embedded PostgreSQL');
-    embedded = await startEmbeddedPostgres({ dir: path.join(config.dataDir, 'embedded-postgres'), persistent: true });
+    try {
+      embedded = await startEmbeddedPostgres({ dir: path.join(config.dataDir, 'embedded-postgres'), persistent: true });
+    } catch (error) {
+      // Issue 12: a second server on the same folder says which folder, and who holds it.
+      if (error instanceof DataFolderInUseError) {
+        throw new Error(
+          `the data folder ${path.resolve(config.dataDir)} is in use by another server${error.holderPid ? ` (pid ${error.holderPid})` : ''}; stop it or set DATA_DIR to another folder`,
+        );
+      }
+      throw error;
+    }
+    if (path.resolve(embedded.clusterDir) !== path.resolve(config.dataDir, 'embedded-postgres', 'pg')) {
+      logger.info({ clusterDir: embedded.clusterDir }, 'the embedded PostgreSQL keeps its data where the postgres user can reach it');
+    }
     url = embedded.url();
   }
   const queries = new QueryCounter(logger);
   const dataSource = configuredDataSource(url, config, queries);
-  await dataSource.initialize();
-  await dataSource.runMigrations({ transaction: 'each' });
+  try {
+    await dataSource.initialize();
+    await dataSource.runMigrations({ transaction: 'each' });
+  } catch (error) {
+    // Not left running behind a server that failed to start.
+    if (dataSource.isInitialized) await dataSource.destroy().catch(() => undefined);
+    await embedded?.stop().catch(() => undefined);
+    throw error;
+  }
   const close = async () => {
     await dataSource.destroy();
     await embedded?.stop();

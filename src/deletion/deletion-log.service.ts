@@ -15,7 +15,8 @@ function encodeEventCursor(txid: string, position: string): string {
   return Buffer.from(`e1:${txid}:${position}`, 'utf8').toString('base64url');
 }
 
-function decodeEventCursor(after: string | null | undefined): [string, string] | [null, null] {
+/** Also decodes replayWebhookEvents' `after` (src/webhooks/webhook-fanout.ts): the same cursors. */
+export function decodeEventCursor(after: string | null | undefined): [string, string] | [null, null] {
   if (after === null || after === undefined) return [null, null];
   const match = /^[A-Za-z0-9_-]{1,100}$/.test(after) ? CURSOR.exec(Buffer.from(after, 'base64url').toString('utf8')) : null;
   // Out of range, PostgreSQL would fail the cast (22003) and the client would see a 500 (issue 11).

@@ -134,8 +134,9 @@ export class DeletionResolver {
     return this.log.receipt(ctx.reader, subjectId);
   }
 
-  @Authorized<AccessRule>(ViewerKind.ADMIN)
-  @Query(() => EventConnection, { description: 'Deletion events, oldest first; poll with after: endCursor.' })
+  // Issue 12: keys with EVENTS_READ poll the outbox too (the trusted Events operation).
+  @Authorized<AccessRule>(ViewerKind.ADMIN, ApiKeyScope.EVENTS_READ)
+  @Query(() => EventConnection, { description: 'Events of the outbox, oldest first; poll with after: endCursor. The admin, or a key with EVENTS_READ.' })
   events(@Args(() => EventArgs) args: EventArgs, @Ctx() ctx: Context): Promise<Page<Event>> {
     return this.log.events(ctx.reader, args);
   }

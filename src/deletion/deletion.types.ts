@@ -1,6 +1,7 @@
 import { GraphQLJSON } from 'graphql-scalars';
 import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { RemovedMembership } from '../memberships/membership.entity';
+import { EVENT_TYPES } from '../outbox';
 import { Connection } from '../pagination';
 import { TerminatedSession } from '../sessions/session.entity';
 
@@ -97,7 +98,7 @@ export class Event {
   @Field(() => ID)
   id: string;
 
-  @Field({ description: 'user.deleted, organization.deleted, organization_membership.deleted or session.terminated.' })
+  @Field({ description: `One of: ${EVENT_TYPES.join(', ')} (src/outbox.ts).` })
   type: string;
 
   @Field()

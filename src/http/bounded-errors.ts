@@ -1,5 +1,5 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { GraphQLError, isInputObjectType, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import { getNamedType, GraphQLError, isInputObjectType, isScalarType, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { cutName, ErrorCode } from '../errors';
 
 /**
@@ -52,6 +52,27 @@ export function widestInputObject(schema: GraphQLSchema): number {
   );
 }
 
+/** Scalars whose values are free-form JSON objects (graphql-scalars' JSON, JSONObject): any number of keys is valid there. */
+const FREE_FORM_SCALARS = new Set(['JSON', 'JSONObject']);
+
+/**
+ * Names of input fields typed as a free-form JSON scalar (issue 12: UpdateOrganizationInput.settings).
+ * Their values are data, not input objects: graphql's coercion reports no unknown field inside
+ * them, so refuseWideVariables does not look inside (an unknown field of that name elsewhere is
+ * reported once, as one unknown field, whatever it holds).
+ */
+export function freeFormInputFields(schema: GraphQLSchema): ReadonlySet<string> {
+  const names = new Set<string>();
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (!isInputObjectType(type)) continue;
+    for (const field of Object.values(type.getFields())) {
+      const named = getNamedType(field.type);
+      if (isScalarType(named) && FREE_FORM_SCALARS.has(named.name)) names.add(field.name);
+    }
+  }
+  return names;
+}
+
 /**
  * Refuses, before Apollo parses anything, variables holding an object with more fields
  * than any input type of the schema has (`widest`): such an object has unknown fields,
@@ -60,7 +81,7 @@ export function widestInputObject(schema: GraphQLSchema): number {
  * the context function so that nothing (neither execution nor cost analysis) coerces
  * them first. One walk over the parsed JSON, without recursion.
  */
-export function refuseWideVariables(variables: unknown, widest: number): void {
+export function refuseWideVariables(variables: unknown, widest: number, freeForm: ReadonlySet<string> = new Set()): void {
   if (typeof variables !== 'object' || variables === null || Array.isArray(variables)) return;
   const stack: Array<{ value: unknown; path: string; variable: string }> = Object.entries(variables).map(
     ([name, value]) => ({ value, path: name, variable: name }),
@@ -79,6 +100,9 @@ export function refuseWideVariables(variables: unknown, widest: number): void {
         { extensions: { code: ErrorCode.BAD_USER_INPUT, http: { status: 400 } } },
       );
     }
-    for (const key of keys) stack.push({ value: (value as Record<string, unknown>)[key], path: `${path}.${key}`, variable });
+    for (const key of keys) {
+      if (freeForm.has(key)) continue; // JSON data (settings), not an input object
+      stack.push({ value: (value as Record<string, unknown>)[key], path: `${path}.${key}`, variable });
+    }
   }
 }

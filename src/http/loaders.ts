@@ -4,6 +4,7 @@ import { createMembershipLoaders } from '../memberships/membership.loader';
 import { createOrganizationLoaders } from '../organizations/organization.loader';
 import { createSessionLoaders } from '../sessions/session.loader';
 import { createUserLoaders } from '../users/user.loader';
+import { createWebhookLoaders } from '../webhooks/webhook-endpoint.loader';
 
 /**
  * Every feature's per-request DataLoaders, built once per request by the context factory
@@ -19,6 +20,7 @@ export function createLoaders(manager: EntityManager) {
     ...createMembershipLoaders(manager),
     ...createSessionLoaders(manager),
     ...createInvitationLoaders(manager),
+    ...createWebhookLoaders(manager),
   };
 }
 export type Loaders = ReturnType<typeof createLoaders>;

@@ -11,6 +11,7 @@ import { MembershipResolver } from '../memberships/membership.resolver';
 import { OrganizationResolver } from '../organizations/organization.resolver';
 import { SessionResolver } from '../sessions/session.resolver';
 import { UserResolver } from '../users/user.resolver';
+import { WebhookEndpointResolver } from '../webhooks/webhook-endpoint.resolver';
 import type { Context } from './context';
 
 export const resolvers = [
@@ -24,6 +25,7 @@ export const resolvers = [
   InvitationResolver,
   OrganizationInvitationsResolver,
   ViewerInvitationsResolver,
+  WebhookEndpointResolver,
 ] as const;
 
 /**

@@ -22,7 +22,7 @@ import { Metrics, type PoolStats } from './metrics';
 import { queryLimits } from './query-limits';
 import { graphiqlRouter } from './graphiql/graphiql';
 import { corsMiddleware, getNeedsNoPreflight, graphqlResponseStatusPlugin } from './http-conventions';
-import { boundedErrorsPlugin, refuseWideVariables, widestInputObject } from './bounded-errors';
+import { boundedErrorsPlugin, freeFormInputFields, refuseWideVariables, widestInputObject } from './bounded-errors';
 import {
   createDocumentStore,
   createPersistedQueryCache,
@@ -155,6 +155,7 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
 
   const authenticator = new Authenticator(deps.dataSource, deps.adminApiKey);
   const widestInput = widestInputObject(deps.schema);
+  const freeFormFields = freeFormInputFields(deps.schema);
   const deletionBulkhead = new DeletionBulkhead(config.dbDeletionConcurrency, config.dbDeletionQueueTimeoutMs);
   // CORS first, so preflights are answered before GraphiQL's routes can claim /graphql.
   app.use('/graphql', corsMiddleware(config.corsOrigins));
@@ -176,7 +177,7 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
           admit: (req, principal) => {
             const params = graphQLParams(req);
             if (principal.kind === ViewerKind.API_KEY) refuseUntrustedDocument(trusted, params);
-            refuseWideVariables(params.variables, widestInput);
+            refuseWideVariables(params.variables, widestInput, freeFormFields);
           },
         }),
       }),

@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import { In, type EntityManager } from 'typeorm';
 import { groupBy } from '../collections';
-import { Organization, OrganizationDomain } from './organization.entity';
+import { Organization, OrganizationDomain, OrganizationSettings } from './organization.entity';
 
 /** Per-request batch loaders; each batch function answers in key order, one result per key. */
 export function createOrganizationLoaders(manager: EntityManager) {
@@ -20,6 +20,12 @@ export function createOrganizationLoaders(manager: EntityManager) {
       rows.sort((a, b) => (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0));
       const groups = groupBy(rows, (row) => row.organizationId);
       return ids.map((id) => groups.get(id) ?? []);
+    }),
+    /** An organization's settings object (issue 12); {} when it has no settings row (it always has one). */
+    settingsByOrganization: new DataLoader<string, Record<string, unknown>>(async (ids) => {
+      const rows = await manager.getRepository(OrganizationSettings).findBy({ organizationId: In([...ids]) });
+      const byId = new Map(rows.map((row) => [row.organizationId, row.data]));
+      return ids.map((id) => byId.get(id) ?? {});
     }),
   };
 }

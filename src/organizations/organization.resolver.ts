@@ -6,7 +6,8 @@ import { parseId } from '../ids';
 import { Membership, MembershipConnection } from '../memberships/membership.entity';
 import { decodeCursor, emptyPage, PageArgs, type Page } from '../pagination';
 import { Organization, OrganizationConnection, OrganizationDomain } from './organization.entity';
-import { CreateOrganizationInput } from './organization.inputs';
+import { GraphQLJSONObject } from 'graphql-scalars';
+import { CreateOrganizationInput, OrganizationFilter, UpdateOrganizationInput } from './organization.inputs';
 import { OrganizationService } from './organization.service';
 
 @Resolver(() => Organization)
@@ -22,9 +23,17 @@ export class OrganizationResolver {
   }
 
   @Authorized<AccessRule>(ViewerKind.ADMIN, ViewerKind.SESSION, ApiKeyScope.ORGANIZATIONS_READ)
-  @Query(() => OrganizationConnection, { description: 'Every organization for an admin; their own for a session user.' })
-  organizations(@Args(() => PageArgs) args: PageArgs, @Ctx() ctx: Context): Promise<Page<Organization>> {
-    return this.service.list(ctx.reader, ctx.access, args);
+  @Query(() => OrganizationConnection, {
+    description:
+      'Every organization for an admin and keys; their own for a session user. With a filter, those that match all its ' +
+      'fields (issue 12): domain by its A-label, held verified; externalId exactly.',
+  })
+  organizations(
+    @Args(() => PageArgs) args: PageArgs,
+    @Arg('filter', () => OrganizationFilter, { nullable: true }) filter: OrganizationFilter | null,
+    @Ctx() ctx: Context,
+  ): Promise<Page<Organization>> {
+    return this.service.list(ctx.reader, ctx.access, args, filter);
   }
 
   @Authorized<AccessRule>(ViewerKind.ADMIN, ViewerKind.SESSION, ApiKeyScope.ORGANIZATIONS_WRITE)
@@ -51,6 +60,45 @@ export class OrganizationResolver {
     return ctx.transaction((manager) => this.service.verifyDomain(manager, organizationId, domain));
   }
 
+  @Authorized<AccessRule>(ViewerKind.ADMIN, ViewerKind.SESSION, ApiKeyScope.ORGANIZATIONS_WRITE)
+  @Mutation(() => Organization, {
+    description:
+      'Changes an organization (issue 12): name, externalId (null clears it), settings (replaced whole). The admin, ' +
+      'ORGANIZATIONS_WRITE keys, or an OWNER or ADMIN of it; a MEMBER gets FORBIDDEN, a non-member NOT_FOUND.',
+  })
+  updateOrganization(@Arg('input') input: UpdateOrganizationInput, @Ctx() ctx: Context): Promise<Organization> {
+    return ctx.transaction((manager) => this.service.update(manager, ctx.principal, input));
+  }
+
+  @Authorized<AccessRule>(ViewerKind.ADMIN, ViewerKind.SESSION, ApiKeyScope.ORGANIZATIONS_WRITE)
+  @Mutation(() => OrganizationDomain, {
+    description:
+      'Adds a domain (issue 12, with issue 9\'s rules): verified from the admin and ORGANIZATIONS_WRITE keys (CONFLICT when ' +
+      'another organization holds it verified), an unverified claim from an OWNER or ADMIN (never CONFLICT). A domain ' +
+      'the organization holds already comes back as it is (a claim is verified in place by the admin or a key).',
+  })
+  addOrganizationDomain(
+    @Arg('organizationId', () => ID) organizationId: string,
+    @Arg('domain', { description: 'Any spelling UTS #46 accepts: münchen.example, xn--mnchen-3ya.example.' }) domain: string,
+    @Ctx() ctx: Context,
+  ): Promise<OrganizationDomain> {
+    return ctx.transaction((manager) => this.service.addDomain(manager, ctx.principal, organizationId, domain));
+  }
+
+  @Authorized<AccessRule>(ViewerKind.ADMIN, ViewerKind.SESSION, ApiKeyScope.ORGANIZATIONS_WRITE)
+  @Mutation(() => OrganizationDomain, {
+    description:
+      'Removes a domain and returns it as it was (issue 12). NOT_FOUND when the organization does not hold it. An OWNER ' +
+      'or ADMIN may remove unverified claims; a verified domain only the admin or an ORGANIZATIONS_WRITE key (FORBIDDEN).',
+  })
+  removeOrganizationDomain(
+    @Arg('organizationId', () => ID) organizationId: string,
+    @Arg('domain', { description: 'Any spelling UTS #46 accepts.' }) domain: string,
+    @Ctx() ctx: Context,
+  ): Promise<OrganizationDomain> {
+    return ctx.transaction((manager) => this.service.removeDomain(manager, ctx.principal, organizationId, domain));
+  }
+
   /*
    * An Organization object can reach a caller who may not read the organization (an
    * invitee sees the organization of their invitation: its id and name only). Its
@@ -63,6 +111,15 @@ export class OrganizationResolver {
   async domains(@Root() organization: Organization, @Ctx() ctx: Context): Promise<OrganizationDomain[]> {
     if (!(await ctx.access.canReadOrganization(organization.id))) return [];
     return ctx.loaders.domainsByOrganization.load(organization.id);
+  }
+
+  @FieldResolver(() => GraphQLJSONObject, {
+    description:
+      'The organization\'s settings object (issue 12), {} until set. Empty for a caller who may see only the name.',
+  })
+  async settings(@Root() organization: Organization, @Ctx() ctx: Context): Promise<Record<string, unknown>> {
+    if (!(await ctx.access.canReadOrganization(organization.id))) return {};
+    return ctx.loaders.settingsByOrganization.load(organization.id);
   }
 
   @FieldResolver(() => MembershipConnection, {

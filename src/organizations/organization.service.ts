@@ -1,5 +1,10 @@
 import type { EntityManager } from 'typeorm';
-import type { Access } from '../auth/access';
+import {
+  addsVerifiedDomains,
+  authorizeDomainRemoval,
+  authorizeOrganizationUpdate,
+  type Access,
+} from '../auth/access';
 import { ViewerKind, type Principal } from '../auth/principal';
 import { lockOrganization, lockUser } from '../database/locks';
 import { AppError, ErrorCode, sqlState } from '../errors';
@@ -8,7 +13,14 @@ import { newId, parseId } from '../ids';
 import { Membership, MembershipRole } from '../memberships/membership.entity';
 import { keysetPage, type Page, type PageArgs } from '../pagination';
 import { Organization, OrganizationDomain, OrganizationSettings } from './organization.entity';
-import type { CreateOrganizationInput } from './organization.inputs';
+import type { CreateOrganizationInput, OrganizationFilter, UpdateOrganizationInput } from './organization.inputs';
+import { validateSettings } from './settings';
+
+/** addOrganizationDomain's CONFLICT: names neither the domain (issue 11: no input echoed) nor the holder (issue 9). */
+const TAKEN_ELSEWHERE = () => AppError.conflict('This domain is already verified for another organization');
+
+/** The most domains one organization holds (createOrganization takes at most as many). */
+export const MAX_DOMAINS_PER_ORGANIZATION = 50;
 
 /** The CONFLICT for a verified domain another organization holds: names the domain as sent, nothing about the holder. */
 function domainTaken(sent: string): AppError {
@@ -92,6 +104,25 @@ export class OrganizationService {
   }
 
   /**
+   * addOrganizationDomain and removeOrganizationDomain: parses the arguments (BAD_USER_INPUT),
+   * locks the organization row FOR NO KEY UPDATE (NOT_FOUND when it does not exist), and
+   * checks that the caller may change it (authorizeOrganizationUpdate).
+   */
+  private async lockForDomainChange(
+    manager: EntityManager,
+    principal: Principal,
+    organizationIdArg: string,
+    domainArg: string,
+  ): Promise<{ organizationId: string; domain: string }> {
+    const organizationId = parseId('organization', organizationIdArg, 'organizationId');
+    const domain = canonicalDomain(domainArg, 'domain');
+    const callerId = principal.kind === ViewerKind.SESSION ? principal.userId : null;
+    const { callerRole } = await lockOrganization(manager, organizationId, 'FOR NO KEY UPDATE', callerId);
+    authorizeOrganizationUpdate(principal, callerRole, organizationId);
+    return { organizationId, domain };
+  }
+
+  /**
    * Inserts a new organization's canonical domains; returns a verified one that another
    * organization already holds verified (and that was therefore not inserted), or null.
    * The partial unique index is the arbiter (`ON CONFLICT … DO NOTHING` waits for a
@@ -115,11 +146,120 @@ export class OrganizationService {
     return domains.find((domain) => !went.has(domain)) ?? null;
   }
 
-  /** All organizations for an admin; the caller's own for a session user. */
-  list(manager: EntityManager, access: Access, args: PageArgs): Promise<Page<Organization>> {
+  /**
+   * updateOrganization (issue 12): name, externalId and settings; fields left out stay,
+   * `externalId: null` clears it, `name: null` and `settings: null` are BAD_USER_INPUT.
+   * Settings are validated by src/organizations/settings.ts and replace the stored object.
+   * Who: authorizeOrganizationUpdate (src/auth/access.ts), with the caller's role read after
+   * the organization row is locked FOR NO KEY UPDATE (src/database/locks.ts: it is the row
+   * this writes, and a concurrent deleteOrganization waits or wins whole).
+   */
+  async update(manager: EntityManager, principal: Principal, input: UpdateOrganizationInput): Promise<Organization> {
+    const organizationId = parseId('organization', input.id, 'input.id');
+    if (input.name === null) throw AppError.badInput('input.name', 'input.name must not be null: leave it out to keep the name');
+    if (input.settings === null) {
+      throw AppError.badInput('input.settings', 'input.settings must not be null: send {} to empty the settings');
+    }
+    const settings = input.settings !== undefined ? validateSettings(input.settings) : undefined;
+    const callerId = principal.kind === ViewerKind.SESSION ? principal.userId : null;
+    const { callerRole } = await lockOrganization(manager, organizationId, 'FOR NO KEY UPDATE', callerId);
+    authorizeOrganizationUpdate(principal, callerRole, organizationId);
+    const changes: Partial<Pick<Organization, 'name' | 'externalId'>> = {};
+    if (input.name !== undefined) changes.name = input.name.trim();
+    if (input.externalId !== undefined) changes.externalId = input.externalId;
+    if (Object.keys(changes).length > 0) await manager.update(Organization, { id: organizationId }, changes);
+    if (settings !== undefined) {
+      await manager.query(
+        `UPDATE organization_settings SET data = $2::jsonb, updated_at = now() WHERE organization_id = $1`,
+        [organizationId, JSON.stringify(settings)],
+      );
+    }
+    return manager.findOneByOrFail(Organization, { id: organizationId });
+  }
+
+  /**
+   * addOrganizationDomain (issue 12), by issue 9's rules: from the admin or an
+   * ORGANIZATIONS_WRITE key the domain is verified (CONFLICT when another organization
+   * holds it verified; a claim this organization already holds is verified in place, as
+   * verifyOrganizationDomain would); from an OWNER or ADMIN it is an unverified claim,
+   * never CONFLICT, stored even when another organization holds it verified. A domain the
+   * organization already holds comes back as it is (a session never downgrades a verified
+   * one). CONFLICT too when the organization holds MAX_DOMAINS_PER_ORGANIZATION already.
+   * The organization row is locked FOR NO KEY UPDATE, so domain changes of one organization
+   * run one at a time and the count and the "already holds" read stay true.
+   */
+  async addDomain(
+    manager: EntityManager,
+    principal: Principal,
+    organizationIdArg: string,
+    domainArg: string,
+  ): Promise<OrganizationDomain> {
+    const { organizationId, domain } = await this.lockForDomainChange(manager, principal, organizationIdArg, domainArg);
+    const verified = addsVerifiedDomains(principal);
+    const held = await manager.findOneBy(OrganizationDomain, { organizationId, domain });
+    if (held) {
+      if (!verified || held.verified) return held;
+      try {
+        await manager.update(OrganizationDomain, { organizationId, domain }, { verified: true });
+      } catch (error) {
+        if (sqlState(error) === '23505') throw TAKEN_ELSEWHERE();
+        throw error;
+      }
+      return manager.findOneByOrFail(OrganizationDomain, { organizationId, domain });
+    }
+    const [{ count }]: Array<{ count: number }> = await manager.query(
+      `SELECT count(*)::int AS count FROM organization_domains WHERE organization_id = $1`,
+      [organizationId],
+    );
+    if (count >= MAX_DOMAINS_PER_ORGANIZATION) {
+      throw AppError.conflict(`The organization holds ${MAX_DOMAINS_PER_ORGANIZATION} domains, the most it may hold: remove one first`);
+    }
+    const refused = await this.insertDomains(manager, organizationId, [domain], verified);
+    if (refused !== null) throw TAKEN_ELSEWHERE();
+    return manager.findOneByOrFail(OrganizationDomain, { organizationId, domain });
+  }
+
+  /**
+   * removeOrganizationDomain (issue 12): returns the domain as it was. NOT_FOUND when the
+   * organization does not hold it. An OWNER or ADMIN may remove an unverified claim; a
+   * verified domain only the admin or an ORGANIZATIONS_WRITE key (authorizeDomainRemoval).
+   */
+  async removeDomain(
+    manager: EntityManager,
+    principal: Principal,
+    organizationIdArg: string,
+    domainArg: string,
+  ): Promise<OrganizationDomain> {
+    const { organizationId, domain } = await this.lockForDomainChange(manager, principal, organizationIdArg, domainArg);
+    const held = await manager.findOneBy(OrganizationDomain, { organizationId, domain });
+    if (!held) throw new AppError(ErrorCode.NOT_FOUND, `Organization ${organizationId} does not hold this domain`);
+    authorizeDomainRemoval(principal, held.verified);
+    await manager.delete(OrganizationDomain, { organizationId, domain });
+    return held;
+  }
+
+  /**
+   * organizations(filter:): all organizations for an admin and keys, the caller's own for a
+   * session user, narrowed by the filter (issue 12). Index-backed (test/find.test.ts
+   * EXPLAINs it): externalId on organizations_external_id_idx, domain on the verified
+   * domains' unique index organization_domains_verified_key. Only a verified holder matches
+   * a domain (OrganizationFilter says why); an invalid domain is BAD_USER_INPUT naming filter.domain.
+   */
+  list(
+    manager: EntityManager,
+    access: Access,
+    args: PageArgs,
+    filter: OrganizationFilter | null | undefined,
+  ): Promise<Page<Organization>> {
     const query = manager.createQueryBuilder(Organization, 'o');
+    if (filter?.domain != null) {
+      query.andWhere('o.id IN (SELECT d.organization_id FROM organization_domains d WHERE d.domain = :domain AND d.verified)', {
+        domain: canonicalDomain(filter.domain, 'filter.domain'),
+      });
+    }
+    if (filter?.externalId != null) query.andWhere('o.external_id = :externalId', { externalId: filter.externalId });
     if (!access.isPlatformWide) {
-      query.where('o.id IN (SELECT organization_id FROM memberships WHERE user_id = :userId)', {
+      query.andWhere('o.id IN (SELECT organization_id FROM memberships WHERE user_id = :userId)', {
         userId: access.userId,
       });
     }

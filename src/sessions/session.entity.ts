@@ -50,7 +50,7 @@ export class Session {
   }
 }
 
-/** What terminateSession and the deletion engine report for a session they ended. */
+/** What terminateSession, terminateUserSessions (issue 12) and the deletion engine report for a session they ended. */
 @ObjectType()
 export class TerminatedSession {
   @Field(() => ID)

@@ -27,9 +27,24 @@ export class SessionResolver {
   }
 
   @Authorized<AccessRule>(ViewerKind.ADMIN, ViewerKind.SESSION, ApiKeyScope.SESSIONS_WRITE)
-  @Mutation(() => TerminatedSession, { description: 'Admin, or the session user for their own sessions.' })
+  @Mutation(() => TerminatedSession, {
+    description:
+      'Admin, SESSIONS_WRITE keys, or the session user for their own sessions. Writes a session.terminated event when ' +
+      'the session was active (issue 12); ending an ended session again writes none.',
+  })
   terminateSession(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<TerminatedSession> {
     return ctx.transaction((manager) => this.service.terminate(manager, ctx.principal, id));
+  }
+
+  @Authorized<AccessRule>(ViewerKind.ADMIN, ViewerKind.SESSION, ApiKeyScope.SESSIONS_WRITE)
+  @Mutation(() => [TerminatedSession], {
+    description:
+      'Signs a user out everywhere without deleting them (issue 12, the first step of offboarding): ends every active ' +
+      'session, in ID order, and writes one session.terminated event each. The admin, SESSIONS_WRITE keys, or the ' +
+      'signed-in user for themselves (FORBIDDEN for anyone else). NOT_FOUND for an unknown user; [] when none was active.',
+  })
+  terminateUserSessions(@Arg('userId', () => ID) userId: string, @Ctx() ctx: Context): Promise<TerminatedSession[]> {
+    return ctx.transaction((manager) => this.service.terminateAllOfUser(manager, ctx.principal, userId));
   }
 
   @FieldResolver(() => User)

@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { authorizeUserSessionsTermination } from '../auth/access';
 import { ViewerKind, newSessionToken, type Principal } from '../auth/principal';
 import { AppError } from '../errors';
 import { newId, parseId } from '../ids';
@@ -9,6 +10,8 @@ import type { CreateSessionInput } from './session.inputs';
 
 export const TERMINATION_REASON = {
   request: 'terminated_by_request',
+  /** Issue 12: terminateUserSessions, signed out everywhere (offboarding). */
+  allOfUser: 'all_sessions_terminated',
   userDeleted: 'user_deleted',
   organizationDeleted: 'organization_deleted',
 } as const;
@@ -56,6 +59,11 @@ export class SessionService {
   /**
    * Ends a session now. Idempotent: ending an ended session returns its termination.
    * A session user may end only their own sessions; others read as NOT_FOUND.
+   *
+   * Issue 12: ending a session that was active (neither ended nor expired) writes one
+   * `session.terminated` event in this transaction, as the deletion engine does, with the
+   * same data shape (SESSION_TERMINATED_EVENT_DATA); ending it again writes none, and
+   * neither does marking an expired session ended (it had signed out by itself).
    */
   async terminate(manager: EntityManager, principal: Principal, id: string): Promise<TerminatedSession> {
     const sessionId = parseId('session', id, 'id');
@@ -70,15 +78,73 @@ export class SessionService {
           FOR SHARE OF u`,
       [sessionId, ownerId],
     );
-    const [rows]: [TerminatedSession[]] = await manager.query(
-      `UPDATE sessions
-          SET terminated_at = coalesce(terminated_at, now()),
-              termination_reason = coalesce(termination_reason, $3)
-        WHERE id = $1 AND ($2::varchar IS NULL OR user_id = $2)
-        RETURNING id, user_id AS "userId", organization_id AS "organizationId", terminated_at AS "terminatedAt"`,
+    const rows: TerminatedSession[] = await manager.query(
+      `WITH before AS (
+         SELECT id, terminated_at IS NULL AND expires_at > now() AS was_active
+           FROM sessions WHERE id = $1 AND ($2::varchar IS NULL OR user_id = $2)
+            FOR NO KEY UPDATE
+       ),
+       ended AS (
+         UPDATE sessions s
+            SET terminated_at = coalesce(s.terminated_at, now()),
+                termination_reason = coalesce(s.termination_reason, $3)
+           FROM before b
+          WHERE s.id = b.id
+         RETURNING s.id, s.user_id, s.organization_id, s.terminated_at, s.termination_reason, b.was_active
+       ),
+       new_events AS (
+         INSERT INTO events (type, data)
+         SELECT 'session.terminated', ${SESSION_TERMINATED_EVENT_DATA} FROM ended WHERE was_active
+         RETURNING 1
+       )
+       SELECT id, user_id AS "userId", organization_id AS "organizationId", terminated_at AS "terminatedAt" FROM ended`,
       [sessionId, ownerId, TERMINATION_REASON.request],
     );
     if (rows.length === 0) throw AppError.notFound('Session', sessionId);
     return rows[0];
   }
+
+  /**
+   * terminateUserSessions (issue 12, the first step of offboarding): ends every active
+   * session of the user at once, without deleting anything, and returns them in ID order
+   * (empty when none was active). Who: authorizeUserSessionsTermination (src/auth/access.ts).
+   *
+   * One set-based statement ends the sessions and writes one `session.terminated` event per
+   * session, in this transaction (the deletion engine's data shape, receiptId null). The
+   * user row is locked FOR SHARE first (src/database/locks.ts, step 2): a deleteUser in
+   * flight (FOR UPDATE) runs wholly before or after this, so the user is either signed out
+   * here or deleted there, never half of each; NOT_FOUND when the user does not exist. A
+   * session created after this commits is not touched: it is a new sign-in.
+   */
+  async terminateAllOfUser(manager: EntityManager, principal: Principal, userIdArg: string): Promise<TerminatedSession[]> {
+    const userId = parseId('user', userIdArg, 'userId');
+    authorizeUserSessionsTermination(principal, userId);
+    await lockUser(manager, userId, 'FOR SHARE');
+    const rows: TerminatedSession[] = await manager.query(
+      `WITH ended AS (
+         UPDATE sessions
+            SET terminated_at = now(), termination_reason = $2
+          WHERE user_id = $1 AND terminated_at IS NULL AND expires_at > now()
+         RETURNING id, user_id, organization_id, terminated_at, termination_reason
+       ),
+       new_events AS (
+         INSERT INTO events (type, data)
+         SELECT 'session.terminated', ${SESSION_TERMINATED_EVENT_DATA} FROM ended
+         RETURNING 1
+       )
+       SELECT id, user_id AS "userId", organization_id AS "organizationId", terminated_at AS "terminatedAt"
+         FROM ended ORDER BY id COLLATE "C"`,
+      [userId, TERMINATION_REASON.allOfUser],
+    );
+    return rows;
+  }
 }
+
+/**
+ * The `data` of a `session.terminated` event, as SQL over a row with id, user_id,
+ * organization_id and termination_reason: the shape the deletion engine writes
+ * (src/deletion/deletion.sql.ts), `receiptId` null because no deletion made it. IDs and a
+ * reason only, nothing personal (src/outbox.ts).
+ */
+const SESSION_TERMINATED_EVENT_DATA = `jsonb_build_object('sessionId', id, 'userId', user_id, 'organizationId', organization_id,
+                                 'reason', termination_reason, 'receiptId', NULL::text)`;

@@ -7,7 +7,7 @@ import { Membership } from '../memberships/membership.entity';
 import { PageArgs, type Page } from '../pagination';
 import { Session, SessionStatus } from '../sessions/session.entity';
 import { User, UserConnection } from './user.entity';
-import { CreateUserInput } from './user.inputs';
+import { CreateUserInput, UpdateUserInput, UserFilter } from './user.inputs';
 import { UserService } from './user.service';
 
 @Resolver(() => User)
@@ -23,15 +23,34 @@ export class UserResolver {
   }
 
   @Authorized<AccessRule>(ViewerKind.ADMIN, ApiKeyScope.USERS_READ)
-  @Query(() => UserConnection)
-  users(@Args(() => PageArgs) args: PageArgs, @Ctx() ctx: Context): Promise<Page<User>> {
-    return this.service.list(ctx.reader, args);
+  @Query(() => UserConnection, {
+    description:
+      'Every user, in ID order; with a filter, those that match all its fields (issue 12): email by its canonical key, ' +
+      'so any spelling of an address finds its one account, externalId exactly.',
+  })
+  users(
+    @Args(() => PageArgs) args: PageArgs,
+    @Arg('filter', () => UserFilter, { nullable: true }) filter: UserFilter | null,
+    @Ctx() ctx: Context,
+  ): Promise<Page<User>> {
+    return this.service.list(ctx.reader, args, filter);
   }
 
   @Authorized<AccessRule>(ViewerKind.ADMIN, ApiKeyScope.USERS_WRITE)
   @Mutation(() => User)
   createUser(@Arg('input') input: CreateUserInput, @Ctx() ctx: Context): Promise<User> {
     return ctx.transaction((manager) => this.service.create(manager, input));
+  }
+
+  @Authorized<AccessRule>(ViewerKind.ADMIN, ViewerKind.SESSION, ApiKeyScope.USERS_WRITE)
+  @Mutation(() => User, {
+    description:
+      'Changes a user (issue 12): fields left out stay, externalId: null clears it. The admin and USERS_WRITE keys change any ' +
+      'field of anyone; a signed-in user only their own name (FORBIDDEN otherwise). CONFLICT when the email is, ' +
+      'canonically, another account\'s.',
+  })
+  updateUser(@Arg('input') input: UpdateUserInput, @Ctx() ctx: Context): Promise<User> {
+    return ctx.transaction((manager) => this.service.update(manager, ctx.principal, input));
   }
 
   @FieldResolver(() => [Membership], {
