@@ -32,6 +32,11 @@ export interface Context {
    */
   transaction<T>(work: (manager: EntityManager) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /**
+   * Whether a transaction of this request committed (set by `transaction`): a mutation
+   * answer is then never a 503 that invites doing it again (graphqlResponseStatusPlugin).
+   */
+  committed: boolean;
+  /**
    * Rebinds the request's reads (reader, loaders, access) to one ReadSnapshot and returns
    * it, for its owner to end. Called by readSnapshotPlugin for queries only; not for resolvers.
    */
@@ -75,9 +80,12 @@ export function createContextFactory(deps: {
       metrics: deps.metrics,
       deletionBulkhead: deps.deletionBulkhead,
       reader: deps.dataSource.manager,
+      committed: false,
       async transaction(work, options) {
         try {
-          return await inTransaction(deps.dataSource, work, options);
+          const result = await inTransaction(deps.dataSource, work, options);
+          this.committed = true;
+          return result;
         } finally {
           this.loaders = createLoaders(deps.dataSource.manager);
           this.access = new Access(principal, this.loaders);

@@ -104,22 +104,12 @@ export function graphqlResponseStatusPlugin(): ApolloServerPlugin<Context> {
       const wantsGraphQLResponse = (request.http?.headers.get('accept') ?? '').includes(
         'application/graphql-response+json',
       );
-      let committed = false;
       return {
-        // Whether a root field of a mutation ran to the end: its transaction committed.
-        async executionDidStart({ operation }) {
-          // Apollo calls this even when no operation was resolved (an unknown operationName).
-          if (operation?.operation !== 'mutation') return;
-          return {
-            willResolveField({ info }) {
-              if (info.path.prev !== undefined) return;
-              return (error) => {
-                if (!error) committed = true;
-              };
-            },
-          };
-        },
-        async willSendResponse({ response }) {
+        // Whether a mutation's transaction committed comes from the context (ctx.transaction
+        // sets it), not from a willResolveField hook: any such hook makes Apollo wrap every
+        // field's resolver for the life of the process (bench/profile-2026-11-30.md).
+        async willSendResponse({ response, contextValue }) {
+          const committed = contextValue.committed;
           if (response.body.kind !== 'single') return;
           const { data, errors } = response.body.singleResult;
           // Except a mutation one of whose fields ran and committed: a 503 would invite

@@ -34,6 +34,8 @@ export class ReadSnapshot {
   private ended?: Promise<void>;
   /** The first statement that failed: it aborted the transaction, so it is what every later one fails with. */
   private failure?: unknown;
+  /** Settles when the statement asked for last has finished. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly dataSource: DataSource) {
     this.runner = dataSource.createQueryRunner();
@@ -53,7 +55,7 @@ export class ReadSnapshot {
     // ("current transaction is aborted"). Those fields fail for the first one's reason
     // (a lock timeout: CONFLICT; the database gone: SERVICE_UNAVAILABLE), never as a bug.
     const query = this.runner.query.bind(this.runner) as (...args: unknown[]) => Promise<unknown>;
-    (this.runner as { query: (...args: unknown[]) => Promise<unknown> }).query = async (...args: unknown[]) => {
+    const guarded = async (...args: unknown[]) => {
       try {
         return await query(...args);
       } catch (error) {
@@ -61,6 +63,14 @@ export class ReadSnapshot {
         this.failure ??= error;
         throw error;
       }
+    };
+    // Sibling loaders ask at once; one connection runs one statement at a time. pg would
+    // queue them itself, but that is deprecated (removed in pg 9), so they queue here, in
+    // the order they were asked.
+    (this.runner as { query: (...args: unknown[]) => Promise<unknown> }).query = (...args: unknown[]) => {
+      const run = this.queue.then(() => guarded(...args));
+      this.queue = run.catch(() => undefined);
+      return run;
     };
   }
 

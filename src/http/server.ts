@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { GraphQLSchema } from 'graphql';
@@ -81,6 +81,10 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
   const { config, logger } = deps;
   const app = express();
   app.disable('x-powered-by');
+  // No ETag on GraphQL answers: a POST is never revalidated, and Express would SHA-1 every
+  // response body for nothing (about 1% of deleteUser's CPU: bench/profile-2026-11-30.md).
+  // GraphiQL's static files keep theirs (express.static sets its own).
+  app.set('etag', false);
   app.use(requestLogging(logger));
   // Once shutdown began, a request that still arrives (on a kept-alive or pipelining
   // connection) is refused as "try again elsewhere", never half-served.
@@ -125,6 +129,10 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownGraceMs }),
       ApolloServerPluginLandingPageDisabled(),
+      // No cache hints are used (no @cacheControl anywhere), and the default cache-control
+      // plugin's willResolveField wraps every field's resolver: 6% of a read's CPU
+      // (bench/profile-2026-11-30.md).
+      ApolloServerPluginCacheControlDisabled(),
       ...limits.plugins,
       trustedDocumentsPlugin(trusted),
       boundedErrorsPlugin(),
