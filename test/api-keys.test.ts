@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { print } from 'graphql';
 import { ListUsersDocument } from '../src/generated/graphql';
 import { startTestApp, type TestApp } from './support/app';
-import { errorCode, factory, ok, tableCounts } from './support/factory';
+import { errorCode, factory, ok, tableCounts, untilEventsVisible } from './support/factory';
 import { codeOf, persistedQuery, postJson, sha256Hex, trustedDocument, type RawResponse } from './support/protocol';
 
 let app: TestApp;
@@ -448,6 +448,7 @@ describe('scopes, checked per operation', () => {
     expect(codeOf(refused)).toBe('FORBIDDEN');
     expect(refused.body?.data).toBeNull();
     const eventsReader = await createKey(['EVENTS_READ']);
+    await untilEventsVisible(app);
     const events = await byHash(eventsReader.secret, 'Events', { types: ['user.deleted'], first: 100 });
     expect(events.status).toBe(200);
     expect(events.body?.data?.events?.nodes).toEqual(

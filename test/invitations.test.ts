@@ -26,6 +26,7 @@ import {
   ok,
   tableCounts,
   UNKNOWN_ORGANIZATION,
+  untilEventsVisible,
 } from './support/factory';
 import { persistedQuery, postJson } from './support/protocol';
 
@@ -900,6 +901,7 @@ describe('personal data', () => {
       expect(event.text).not.toContain('@');
     }
     // The events API knows the new types.
+    await untilEventsVisible(app);
     const listed = ok(
       await app.gql<{ events: { nodes: Array<{ type: string }> } }, unknown>(
         `query ($types: [String!]) { events(first: 100, types: $types) { nodes { type } } }`,

@@ -25,7 +25,7 @@ import { MAX_ENDPOINTS_PER_OWNER } from '../src/webhooks/webhook-endpoint.servic
 import { startWebhookQueue } from '../src/webhooks/webhook-queue';
 import { parseWebhookUrl } from '../src/webhooks/webhook-url';
 import { startTestApp, type GraphQLResponse, type TestApp } from './support/app';
-import { databaseSnapshot, errorCode, factory, fieldsOf, ok, tableCounts } from './support/factory';
+import { databaseSnapshot, errorCode, factory, fieldsOf, ok, tableCounts, untilEventsVisible } from './support/factory';
 import { asKey, createApiKey } from './support/keys';
 
 let app: TestApp;
@@ -70,24 +70,6 @@ interface EndpointRow {
   enabled: boolean;
   disabled_reason: string | null;
   failing_since: Date | null;
-}
-
-/**
- * Waits until every event committed so far is visible to the events query and to replay:
- * they show only events of transactions older than every running one (txid below the
- * snapshot's xmin, src/deletion/deletion-log.service.ts), and that xmin is the whole
- * PostgreSQL server's, so another test file's open transaction can hold them back a while.
- */
-async function untilEventsVisible(): Promise<void> {
-  const started = Date.now();
-  for (;;) {
-    const [{ hidden }] = await app.sql<{ hidden: number }>(
-      `SELECT count(*)::int AS hidden FROM events WHERE txid >= pg_snapshot_xmin(pg_current_snapshot())`,
-    );
-    if (hidden === 0) return;
-    if (Date.now() - started > 30_000) throw new Error(`${hidden} committed events stayed invisible for 30 s`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 async function endpointRow(id: string): Promise<EndpointRow | undefined> {
@@ -618,7 +600,7 @@ describe('replayWebhookEvents', () => {
     const { endpoint } = await createEndpoint(keyA, { eventTypes: ['session.terminated'] });
     const [{ total }] = await app.sql<{ total: number }>(`SELECT count(*)::int AS total FROM events WHERE type = 'session.terminated'`);
     expect(total).toBeGreaterThanOrEqual(3);
-    await untilEventsVisible();
+    await untilEventsVisible(app);
 
     type Replayed = {
       replayWebhookEvents: { queuedMessageCount: number; nextCursor: string | null; endpoint: { id: string; enabled: boolean } };
@@ -659,7 +641,7 @@ describe('replayWebhookEvents', () => {
        SELECT 'session.terminated', jsonb_build_object('sessionId', 'ses_bulk' || n, 'userId', 'usr_bulk') FROM generate_series(1, 2500) AS n`,
     );
     const [{ total }] = await app.sql<{ total: number }>(`SELECT count(*)::int AS total FROM events WHERE type = 'session.terminated'`);
-    await untilEventsVisible();
+    await untilEventsVisible(app);
     const replay = `mutation R($id: ID!, $after: String) {
       replayWebhookEvents(endpointId: $id, after: $after) { queuedMessageCount nextCursor }
     }`;
@@ -714,7 +696,7 @@ describe('EVENTS_READ (issue 12): the trusted Events operation for keys', () => 
     // user.deleted: this file writes few of them (thousands of session.terminated, above).
     const user = await make.user();
     ok(await app.gql(`mutation D($id: ID!) { deleteUser(id: $id) { deletedUserId } }`, { id: user.id }));
-    await untilEventsVisible();
+    await untilEventsVisible(app);
 
     const read = ok(
       await asKey<{ events: { nodes: Array<{ type: string; data: Record<string, unknown> }> } }>(app, keyB.secret, 'Events', {

@@ -158,3 +158,21 @@ export const INVARIANT_VIOLATIONS = `
 export function invariantViolations(app: TestApp): Promise<Array<{ problem: string; id: string }>> {
   return app.sql(INVARIANT_VIOLATIONS);
 }
+
+/**
+ * Waits until every event committed so far is visible to the events query, webhook fan-out
+ * and replay: they show only events of transactions older than every running one (txid
+ * below the snapshot's xmin, src/deletion/deletion-log.service.ts), and that xmin is the
+ * whole PostgreSQL server's, so another test file's open transaction can hold them back.
+ */
+export async function untilEventsVisible(app: TestApp): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    const [{ hidden }] = await app.sql<{ hidden: number }>(
+      `SELECT count(*)::int AS hidden FROM events WHERE txid >= pg_snapshot_xmin(pg_current_snapshot())`,
+    );
+    if (hidden === 0) return;
+    if (Date.now() - started > 30_000) throw new Error(`${hidden} committed events stayed invisible for 30 s`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
