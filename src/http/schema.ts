@@ -1,5 +1,5 @@
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
-import { buildSchema, type AuthChecker } from 'type-graphql';
+import { buildSchema, getMetadataStorage, type AuthChecker } from 'type-graphql';
 import { ApiKeyResolver } from '../api-keys/api-key.resolver';
 import { sessionRefusalHint } from '../auth/access';
 import { ViewerKind } from '../auth/principal';
@@ -43,7 +43,29 @@ const authChecker: AuthChecker<Context, string> = ({ context: { principal }, inf
   return false;
 };
 
+/**
+ * Plain fields (a property read, no @Authorized, no middleware) resolve by graphql-js's
+ * default resolver instead of type-graphql's wrapper around each one (issue 13: about a
+ * tenth of the member-list read's CPU with Apollo's own wrapper, bench/profile-2026-11-30.md).
+ * Authorization is declared on root operations and decided in field resolvers
+ * (src/auth/access.ts), never on a plain field; should one ever get @Authorized, a
+ * middleware or a schema name of its own, this refuses to build rather than silently
+ * skip it.
+ */
+function resolvePlainFieldsByDefault(): void {
+  const storage = getMetadataStorage();
+  const objectTypes = new Set<Function>(storage.objectTypes.map((type) => type.target));
+  const guarded = [...storage.authorizedFields, ...storage.middlewares].filter((entry) => objectTypes.has(entry.target));
+  const renamed = storage.fields.filter((field) => objectTypes.has(field.target) && field.schemaName !== field.name);
+  const offending = [...guarded.map((entry) => `${entry.target.name}.${entry.fieldName}`), ...renamed.map((f) => `${f.target.name}.${f.name}`)];
+  if (offending.length > 0) {
+    throw new Error(`Plain fields must not carry @Authorized, middleware or another schema name: ${offending.join(', ')}`);
+  }
+  for (const type of storage.objectTypes) type.simpleResolvers ??= true;
+}
+
 export function buildAppSchema(): Promise<GraphQLSchema> {
+  resolvePlainFieldsByDefault();
   return buildSchema({
     resolvers,
     authChecker,
