@@ -432,6 +432,15 @@ describe('revokeApiKey', () => {
     expect(await endpointRow(doomedEndpoint.id)).toMatchObject({ enabled: false, disabled_reason: 'Its API key was revoked' });
     expect(await endpointRow(otherEndpoint.id)).toMatchObject({ enabled: true, disabled_reason: null });
     expect(await endpointRow(adminEndpoint.id)).toMatchObject({ enabled: true, disabled_reason: null });
+
+    // Not even the admin turns it back on: the partner may no longer call this API.
+    const before = await endpointRow(doomedEndpoint.id);
+    const reenabled = await app.gql(UpdateWebhookEndpointDocument, { input: { id: doomedEndpoint.id, enabled: true } });
+    expect(errorCode(reenabled)).toBe('CONFLICT');
+    expect(await endpointRow(doomedEndpoint.id)).toEqual(before);
+    // Other changes, and enabling an endpoint of a live key, still work.
+    ok(await app.gql(UpdateWebhookEndpointDocument, { input: { id: doomedEndpoint.id, description: 'archived' } }));
+    ok(await app.gql(UpdateWebhookEndpointDocument, { input: { id: otherEndpoint.id, enabled: true } }));
   });
 });
 

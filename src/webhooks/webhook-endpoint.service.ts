@@ -51,7 +51,7 @@ export function endpointOwnerOf(principal: Principal): string | null {
 }
 
 /** The SQL condition "visible to the owner in parameter `$n`" (null: the admin, all). */
-const visibleTo = (n: number) => `($${n}::varchar IS NULL OR api_key_id = $${n})`;
+const visibleTo = (n: number, table = '') => `($${n}::varchar IS NULL OR ${table ? `${table}.` : ''}api_key_id = $${n})`;
 
 /**
  * Webhook endpoints (issue 12): each a URL, the event types it subscribed to, and the
@@ -157,6 +157,19 @@ export class WebhookEndpointService {
     const describe = input.description !== undefined;
     const description = describe ? parseDescription(input.description, 'input.description') : null;
     const enabled = input.enabled ?? null;
+    if (enabled === true) {
+      // A revoked key's endpoints stay off (revokeApiKey disabled them): its partner may no
+      // longer call this API, so nothing is pushed to it either. The key's row FOR SHARE,
+      // before the endpoint's: revokeApiKey's order, so a revocation in flight waits or wins.
+      const [revoked]: Array<{ revoked: boolean }> = await manager.query(
+        `SELECT k.revoked_at IS NOT NULL AS revoked
+           FROM webhook_endpoints e JOIN api_keys k ON k.id = e.api_key_id
+          WHERE e.id = $1 AND ${visibleTo(2, 'e')}
+            FOR SHARE OF k`,
+        [id, owner],
+      );
+      if (revoked?.revoked) throw AppError.conflict('The endpoint cannot be enabled: the API key that owns it is revoked');
+    }
     // TypeORM answers an UPDATE with [rows, affected count]. In SET, a column names its old value.
     const [rows]: [Array<Record<string, unknown>>, number] = await manager.query(
       `UPDATE webhook_endpoints SET
