@@ -15,13 +15,13 @@ import {
   authorizeUserUpdate,
   canListInvitations,
   canSeeInvitationEmail,
+  endpointOwnerOf,
   sessionRefusalHint,
 } from '../src/auth/access';
 import { ViewerKind, type Principal } from '../src/auth/principal';
 import { AppError, ErrorCode } from '../src/errors';
 import { buildAppSchema } from '../src/http/schema';
 import { MembershipRole } from '../src/memberships/membership.entity';
-import { endpointOwnerOf } from '../src/webhooks/webhook-endpoint.service';
 
 const ORGANIZATION = 'org_01ARZ3NDEKTSV4RRFFQ69G5FAV';
 const admin: Principal = { kind: ViewerKind.ADMIN };

@@ -313,3 +313,20 @@ export function authorizeUserSessionsTermination(principal: Principal, userId: s
   if (principal.kind !== ViewerKind.SESSION || principal.userId === userId) return;
   throw AppError.forbidden('A signed-in user can sign out only themselves');
 }
+
+/**
+ * Whose endpoints a caller may see and change (issue 12: "a key sees only its own"): the
+ * admin every endpoint (null), an API key those it created (its ID). @Authorized keeps
+ * session users out (ADMIN and WEBHOOKS_WRITE only); should one get here, it is refused.
+ * Another key's endpoint is answered NOT_FOUND, never FORBIDDEN, so it is not confirmed.
+ */
+export function endpointOwnerOf(principal: Principal): string | null {
+  switch (principal.kind) {
+    case ViewerKind.ADMIN:
+      return null;
+    case ViewerKind.API_KEY:
+      return principal.apiKeyId;
+    case ViewerKind.SESSION:
+      throw AppError.forbidden('Webhook endpoints belong to the platform admin and API keys with WEBHOOKS_WRITE');
+  }
+}

@@ -8,7 +8,7 @@ import { Connection } from '../pagination';
  * the server once, in the payload of createWebhookEndpoint or rotateWebhookSecret.
  *
  * `apiKeyId` is the key that created it (null: the admin's), the one key that may see and
- * change it (src/webhooks/webhook-endpoint.service.ts, endpointOwnerOf).
+ * change it (src/auth/access.ts, endpointOwnerOf).
  */
 @ObjectType({ description: 'Where signed webhooks go (issue 12). A key sees only the endpoints it created; the admin sees all.' })
 export class WebhookEndpoint {

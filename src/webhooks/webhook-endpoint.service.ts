@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
-import { ViewerKind, type Principal } from '../auth/principal';
+import { endpointOwnerOf } from '../auth/access';
+import type { Principal } from '../auth/principal';
 import { AppError } from '../errors';
 import { newId, parseId } from '../ids';
 import { EVENT_TYPES, isEventType } from '../outbox';
@@ -32,23 +33,6 @@ export const MAX_ENDPOINTS_PER_OWNER = 50;
 
 /** What a manual disable writes to disabledReason (the delivery worker writes its own when an endpoint keeps failing). */
 export const DISABLED_BY_UPDATE = 'Disabled with updateWebhookEndpoint';
-
-/**
- * Whose endpoints a caller may see and change (issue 12: "a key sees only its own"): the
- * admin every endpoint (null), an API key those it created (its ID). @Authorized keeps
- * session users out (ADMIN and WEBHOOKS_WRITE only); should one get here, it is refused.
- * Another key's endpoint is answered NOT_FOUND, never FORBIDDEN, so it is not confirmed.
- */
-export function endpointOwnerOf(principal: Principal): string | null {
-  switch (principal.kind) {
-    case ViewerKind.ADMIN:
-      return null;
-    case ViewerKind.API_KEY:
-      return principal.apiKeyId;
-    case ViewerKind.SESSION:
-      throw AppError.forbidden('Webhook endpoints belong to the platform admin and API keys with WEBHOOKS_WRITE');
-  }
-}
 
 /** The SQL condition "visible to the owner in parameter `$n`" (null: the admin, all). */
 const visibleTo = (n: number, table = '') => `($${n}::varchar IS NULL OR ${table ? `${table}.` : ''}api_key_id = $${n})`;
