@@ -12,7 +12,7 @@ import { CreateSessionDocument } from './generated/graphql';
 import { RETRY_AFTER_SECONDS } from '../src/errors';
 import { BODY_LIMIT_BYTES } from '../src/http/server';
 import { startTestApp, type TestApp } from './support/app';
-import { accepts, startServerProcess, type ServerProcess } from './support/server-process';
+import { accepts, must, startServerProcess, type ServerProcess } from './support/server-process';
 
 /** The one JSON error body of every error answer (issue 10): exactly errors[{ message, extensions: { code } }]. */
 function expectErrorBody(text: string, code: string) {
@@ -264,17 +264,6 @@ describe('SIGTERM', () => {
     const server = await startServerProcess(env);
     servers.push(server);
     return server;
-  }
-
-  async function must<T = any>(server: ServerProcess, document: Parameters<typeof print>[0], variables: Record<string, unknown>): Promise<T> {
-    const response = await fetch(server.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${server.adminKey}` },
-      body: JSON.stringify({ query: print(document), variables }),
-    });
-    const body = (await response.json()) as { data?: T; errors?: unknown[] };
-    if (body.errors || !body.data) throw new Error(JSON.stringify(body.errors));
-    return body.data;
   }
 
   /** An organization with a member only there (cascaded) and one also elsewhere (retained), each with a session. */

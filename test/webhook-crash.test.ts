@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { print } from 'graphql';
 import { Client } from 'pg';
 import { Webhook } from 'standardwebhooks';
 import { CreateUserDocument, DeleteOrganizationDocument, DeleteUserDocument } from '../src/generated/graphql';
@@ -8,7 +7,7 @@ import { EVENT_TYPES } from '../src/outbox';
 import { NO_RESULT } from '../src/webhooks/webhook-delivery';
 import type { TestApp } from './support/app';
 import { seedLargeOrganization } from './support/deletion-seed';
-import { startServerProcess, type ServerProcess } from './support/server-process';
+import { must, startServerProcess, type ServerProcess } from './support/server-process';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver';
 
 /**
@@ -40,17 +39,6 @@ async function database(url: string): Promise<Client> {
   await client.connect();
   clients.push(client);
   return client;
-}
-
-async function must<T = any>(server: ServerProcess, document: Parameters<typeof print>[0], variables: Record<string, unknown>): Promise<T> {
-  const response = await fetch(server.url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${server.adminKey}` },
-    body: JSON.stringify({ query: print(document), variables }),
-  });
-  const body = (await response.json()) as { data?: T; errors?: unknown[] };
-  if (body.errors || !body.data) throw new Error(JSON.stringify(body.errors));
-  return body.data;
 }
 
 async function endpoint(db: Client, url: string, eventTypes: readonly string[]): Promise<{ id: string; secret: string }> {

@@ -250,10 +250,14 @@ async function recordResults(
   );
   const delivered = claimed.filter((_, index) => results[index].ok);
   const failed = claimed.filter((_, index) => !results[index].ok);
-  const retries = failed
-    .map((message) => ({ message, delayMs: retryDelayMs(config.retryScheduleSeconds, message.attempt) }))
-    .filter((retry): retry is { message: ClaimedMessage; delayMs: number } => retry.delayMs !== null);
-  const exhausted = failed.filter((message) => retryDelayMs(config.retryScheduleSeconds, message.attempt) === null);
+  // One draw of each failed message's delay (it is random): a retry, or null when the schedule is used up.
+  const retries: Array<{ message: ClaimedMessage; delayMs: number }> = [];
+  const exhausted: ClaimedMessage[] = [];
+  for (const message of failed) {
+    const delayMs = retryDelayMs(config.retryScheduleSeconds, message.attempt);
+    if (delayMs === null) exhausted.push(message);
+    else retries.push({ message, delayMs });
+  }
   if (delivered.length > 0) {
     await manager.query(
       `UPDATE webhook_messages SET status = 'DELIVERED', delivered_at = now() WHERE id = ANY ($1) AND status = 'PENDING'`,

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { print } from 'graphql';
 import { Client } from 'pg';
 
 /** A free TCP port on loopback (src/database/embedded.ts has one too, but jest cannot load that module). */
@@ -109,4 +110,16 @@ export async function startServerProcess(env: Record<string, string> = {}): Prom
     throw new Error(`the server did not start:\n${output}`);
   }
   return { child, port, url: `http://127.0.0.1:${port}/graphql`, adminKey, databaseUrl, output: () => output, exited, cleanup };
+}
+
+/** Sends `document` to a server process as its admin; its data, or throws with the errors. */
+export async function must<T = any>(server: ServerProcess, document: Parameters<typeof print>[0], variables: Record<string, unknown>): Promise<T> {
+  const response = await fetch(server.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${server.adminKey}` },
+    body: JSON.stringify({ query: print(document), variables }),
+  });
+  const body = (await response.json()) as { data?: T; errors?: unknown[] };
+  if (body.errors || !body.data) throw new Error(JSON.stringify(body.errors));
+  return body.data;
 }
