@@ -43,15 +43,37 @@ function withoutPersonalData<T>(serialized: T, depth = 0): T {
   return serialized;
 }
 
-interface RequestScope {
-  logger: Logger;
-  id: string;
+/**
+ * What the request logging keeps for one request, current (AsyncLocalStorage) for
+ * everything that runs on its behalf. The server's one AsyncLocalStorage for requests
+ * (issue 13): the in-flight registry finds its entry by `req` too (currentRequest).
+ */
+class RequestScope {
   /** What ran, as the metrics label it (noteOperation); logged with the request's last line. */
   operation?: string;
+  private child?: Logger;
+
+  constructor(
+    private readonly makeLogger: () => Logger,
+    readonly req: IncomingMessage,
+    readonly id: string,
+  ) {}
+
+  /**
+   * The request's child logger (every line carries `req: { id, method, path }`), built on
+   * first use: at LOG_LEVEL=warn most requests never log anything (issue 13).
+   */
+  get logger(): Logger {
+    return (this.child ??= this.makeLogger());
+  }
 }
 
 const requestScope = new AsyncLocalStorage<RequestScope>();
-const scopeOfRequest = new WeakMap<IncomingMessage, RequestScope>();
+
+/** The HTTP request being served in the current async context, if any. */
+export function currentRequest(): IncomingMessage | undefined {
+  return requestScope.getStore()?.req;
+}
 
 /**
  * Records what the current request ran, for its "request completed" line: the trusted
@@ -81,26 +103,57 @@ export function currentLogger(base: Logger): Logger {
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
-/** The request's last line: what ran, once the GraphQL layer knew it (noteOperation). */
-function withOperation(req: IncomingMessage, value: Record<string, unknown>): Record<string, unknown> {
-  const operation = scopeOfRequest.get(req)?.operation;
-  return operation === undefined ? value : { ...value, operation };
+/** The path only, never the query string (issue 11). Express keeps the full URL in originalUrl; `url` loses its mount path. */
+function requestPath(req: IncomingMessage & { originalUrl?: string }): string | undefined {
+  return pathOf(req.originalUrl || req.url);
 }
 
 /**
  * Gives every request an id (a caller's well-formed X-Request-Id, or a new UUID),
  * echoes it in the response's X-Request-Id, logs the request once it ends, and makes
  * the request's child logger current for everything that runs on its behalf.
+ *
+ * The request's last line is pino-http's (issue 11's tests read it), written at `info`:
+ * `req: { id, method, path }`, `res: { statusCode }`, `responseTime` (ms), `operation`
+ * once known. Below `info` (LOG_LEVEL=warn) that line is never written, so pino-http is
+ * not mounted at all: it would build a child logger, serialize the request and listen for
+ * the response's end on every request for nothing (bench/profile-2026-11-30.md, candidate
+ * M). The request id, the header and the lazily built child logger stay at every level.
  */
 export function requestLogging(logger: Logger) {
+  const serializers = {
+    req: (req: IncomingMessage & { id?: unknown }) => ({ id: req.id, method: req.method, path: requestPath(req) }),
+    res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+  };
+  const genReqId = (req: IncomingMessage, res: ServerResponse): string => {
+    const given = req.headers['x-request-id'];
+    const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    res.setHeader('X-Request-Id', id);
+    return id;
+  };
+  if (!logger.isLevelEnabled('info')) {
+    // A child with serializers of its own replaces the logger's err serializer: the same one again.
+    const requestLogger = logger.child(
+      {},
+      { serializers: { ...serializers, err: (error: Error) => withoutPersonalData(pino.stdSerializers.err(error)) } },
+    );
+    return (req: IncomingMessage, res: ServerResponse, next: () => void) => {
+      const id = genReqId(req, res);
+      (req as IncomingMessage & { id: string }).id = id;
+      // pino-http listened for the response's 'error' (Node emits one for a write after
+      // end); without any listener that would crash the process: keep one.
+      res.once('error', ignore);
+      requestScope.run(new RequestScope(() => requestLogger.child({ req }), req, id), next);
+    };
+  }
+  const scopeOfRequest = new WeakMap<IncomingMessage, RequestScope>();
+  const withOperation = (req: IncomingMessage, value: Record<string, unknown>): Record<string, unknown> => {
+    const operation = scopeOfRequest.get(req)?.operation;
+    return operation === undefined ? value : { ...value, operation };
+  };
   const http = pinoHttp({
     logger,
-    genReqId: (req: IncomingMessage, res: ServerResponse) => {
-      const given = req.headers['x-request-id'];
-      const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-      res.setHeader('X-Request-Id', id);
-      return id;
-    },
+    genReqId,
     // For a 5xx answered on purpose (503 SERVICE_UNAVAILABLE, issue 10) pino-http makes up
     // an Error, stack trace and all, for every request: keep the status, drop that error.
     // A real error (res.err, or one the response emitted) is logged as before.
@@ -110,20 +163,16 @@ export function requestLogging(logger: Logger) {
       return withOperation(req, rest);
     },
     customSuccessObject: (req: IncomingMessage, _res: ServerResponse, value: Record<string, unknown>) => withOperation(req, value),
-    serializers: {
-      // The path only, never the query string (issue 11): pino's request serializer
-      // hands over originalUrl, query and all.
-      req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, path: pathOf(req.url) }),
-      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      // pino-http replaces the logger's own err serializer on its request loggers.
-      err: withoutPersonalData,
-    },
+    // pino-http applies pino's err serializer first, then this one, on its request loggers.
+    serializers: { ...serializers, err: withoutPersonalData },
   });
   return (req: IncomingMessage, res: ServerResponse, next: () => void) => {
     http(req, res);
     const request = req as IncomingMessage & { log: Logger; id: unknown };
-    const scope: RequestScope = { logger: request.log, id: String(request.id) };
+    const scope = new RequestScope(() => request.log, req, String(request.id));
     scopeOfRequest.set(req, scope);
     requestScope.run(scope, next);
   };
 }
+
+const ignore = () => undefined;

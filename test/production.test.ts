@@ -12,14 +12,18 @@ import { LogCapture } from './support/log-capture';
 
 let app: TestApp;
 let introspective: TestApp;
+/** LOG_LEVEL=warn, as the bench runs: the request logging takes its lighter path (src/logger.ts). */
+let quiet: TestApp;
 const log = new LogCapture();
+const quietLog = new LogCapture();
 beforeAll(async () => {
-  [app, introspective] = await Promise.all([
+  [app, introspective, quiet] = await Promise.all([
     startTestApp({ NODE_ENV: 'production', LOG_LEVEL: 'info' }, { logStream: log }),
     startTestApp({ NODE_ENV: 'production', INTROSPECTION: 'true' }),
+    startTestApp({ NODE_ENV: 'production', LOG_LEVEL: 'warn' }, { logStream: quietLog }),
   ]);
 });
-afterAll(() => Promise.all([app?.close(), introspective?.close()]));
+afterAll(() => Promise.all([app?.close(), introspective?.close(), quiet?.close()]));
 
 const SCHEMA_QUERY = '{ __schema { queryType { name } types { name } } }';
 const TYPE_QUERY = '{ __type(name: "User") { fields { name } } }';
@@ -44,8 +48,12 @@ describe('introspection in production', () => {
   });
 });
 
-describe('unexpected errors in production', () => {
+describe.each([
+  ['info', () => ({ app, log })],
+  ['warn', () => ({ app: quiet, log: quietLog })],
+])('unexpected errors in production at LOG_LEVEL=%s', (level, server) => {
   it('reach the client as a bare INTERNAL_SERVER_ERROR and the log with the real cause', async () => {
+    const { app, log } = server();
     const email = `prod-${randomBytes(5).toString('hex')}@masked.example`;
     const name = `Masked Person ${randomBytes(5).toString('hex')}`;
     // A real fault inside a resolver: the column the INSERT names has gone.
@@ -82,6 +90,8 @@ describe('unexpected errors in production', () => {
     // Nothing was written, and the server serves normally once the fault is gone.
     expect(await app.sql('SELECT 1 FROM users WHERE email = $1', [email])).toEqual([]);
     expect(ok(await app.gql(CreateUserDocument, { input: { email, name } })).createUser.email).toBe(email);
+    // The request's last line is written at info only.
+    expect(log.entries().some((entry) => entry.msg === 'request completed')).toBe(level === 'info');
   });
 });
 

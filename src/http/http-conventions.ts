@@ -70,7 +70,7 @@ const LOCALHOST_ORIGIN = /^https?:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})
 export function corsMiddleware(allowed: string[]) {
   const exact = new Set(allowed.filter((origin) => origin !== 'localhost'));
   const anyLocalhost = allowed.includes('localhost');
-  return cors({
+  const handler = cors({
     origin: (origin, callback) =>
       callback(null, origin !== undefined && (exact.has(origin) || (anyLocalhost && LOCALHOST_ORIGIN.test(origin)))),
     methods: ['GET', 'POST', 'OPTIONS'],
@@ -78,6 +78,13 @@ export function corsMiddleware(allowed: string[]) {
     exposedHeaders: ['X-Request-Id'],
     maxAge: 600,
   });
+  // Without an Origin header the origin callback above refuses, and cors then adds no
+  // header at all (not even Vary) and calls next(): the same, without its per-request
+  // option copying (server-to-server callers such as the bench never send one; issue 13).
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (req.headers.origin === undefined) return next();
+    return handler(req, res, next);
+  };
 }
 
 const STATUS_BY_CODE: Record<string, number> = { UNAUTHENTICATED: 401, FORBIDDEN: 403 };

@@ -1,7 +1,7 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { performance } from 'node:perf_hooks';
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { NextFunction, Request, Response } from 'express';
+import { currentRequest } from '../logger';
 
 /** A GraphQL request still being worked on, as shutdown reports it (issue 10). */
 export interface InFlightRequest {
@@ -28,18 +28,26 @@ interface Entry {
  * sockets: a request whose connection was cut at the end of the shutdown grace period
  * stays here while its resolvers still run, which is exactly what shutdown must report
  * as abandoned (issue 10, "Honest shutdown").
+ *
+ * The plugin finds the request's entry through the request logging's scope
+ * (src/logger.ts currentRequest), not an AsyncLocalStorage of its own: every extra one
+ * costs every promise of every request (issue 13, bench/profile-2026-11-30.md).
  */
 export class InFlightRequests {
   private readonly entries = new Set<Entry>();
-  private readonly scope = new AsyncLocalStorage<Entry>();
+  /** The entry of each request being tracked, by the request (which the logging scope holds). */
+  private readonly byRequest = new WeakMap<object, Entry>();
 
   get size(): number {
     return this.entries.size;
   }
 
-  /** Wraps the GraphQL handler: the request counts as in flight until the handler settles. */
+  /**
+   * Wraps the GraphQL handler: the request counts as in flight until the handler settles.
+   * Mounted behind requestLogging (src/logger.ts), whose scope tells the plugin which request it serves.
+   */
   track(handler: (req: Request, res: Response, next: NextFunction) => unknown) {
-    return (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
       const body = req.body as { operationName?: unknown } | undefined;
       const entry: Entry = {
         requestId: String((req as Request & { id?: unknown }).id ?? res.getHeader('x-request-id') ?? ''),
@@ -48,24 +56,25 @@ export class InFlightRequests {
         operationType: null,
       };
       this.entries.add(entry);
-      return this.scope.run(entry, async () => {
-        try {
-          await handler(req, res, next);
-        } finally {
-          this.entries.delete(entry);
-        }
-      });
+      this.byRequest.set(req, entry);
+      try {
+        await handler(req, res, next);
+      } finally {
+        this.entries.delete(entry);
+        this.byRequest.delete(req);
+      }
     };
   }
 
   /** Fills in the operation's name and type once Apollo has resolved the document. */
   plugin<TContext extends object>(): ApolloServerPlugin<TContext> {
-    const scope = this.scope;
+    const byRequest = this.byRequest;
     return {
       async requestDidStart() {
         return {
           async didResolveOperation({ operationName, operation }) {
-            const entry = scope.getStore();
+            const req = currentRequest();
+            const entry = req && byRequest.get(req);
             if (!entry) return;
             entry.operationName = operationName ?? entry.operationName;
             entry.operationType = operation?.operation ?? null;

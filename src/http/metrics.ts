@@ -11,9 +11,9 @@ export interface PoolStats {
   waiting: number;
 }
 
-/** Recognises the trusted documents' exact text (src/http/persisted-queries.ts TrustedDocuments). */
+/** Recognises the trusted documents Apollo ran (src/http/persisted-queries.ts TrustedDocuments.ranTrusted). */
 export interface TrustedSource {
-  isTrusted(source: string | undefined): boolean;
+  ranTrusted(queryHash: string | undefined, source: string | undefined): boolean;
 }
 
 /** More distinct root fields than this in one operation are labelled "multiple". */
@@ -32,11 +32,12 @@ export const MAX_ROOT_FIELDS_IN_LABEL = 2;
  */
 export function operationLabel(
   trusted: TrustedSource,
-  requestContext: Pick<GraphQLRequestContextWillSendResponse<Context>, 'operation' | 'document' | 'source' | 'schema' | 'request'>,
+  requestContext: Pick<GraphQLRequestContextWillSendResponse<Context>, 'operation' | 'document' | 'source' | 'queryHash' | 'schema' | 'request'>,
 ): string {
-  const { operation, document, source, schema, request } = requestContext;
+  const { operation, document, source, queryHash, schema, request } = requestContext;
   if (!operation || !document) return 'other';
-  if (operation.name && trusted.isTrusted(source)) return operation.name.value;
+  // By Apollo's hash of the text, not a second SHA-256 of it per request (issue 13).
+  if (operation.name && trusted.ranTrusted(queryHash, source)) return operation.name.value;
   const rootType = schema.getRootType(operation.operation);
   if (!rootType) return 'other';
   const fragments: Record<string, FragmentDefinitionNode> = {};

@@ -38,6 +38,21 @@ export class TrustedDocuments {
   }
 
   /**
+   * Whether the document Apollo ran is a trusted one, judged from Apollo's own `queryHash`
+   * (which it computed from the text, or was given and resolved through the APQ store)
+   * instead of hashing the text again (issue 13, bench/profile-2026-11-30.md): true when
+   * the trusted document of that hash is exactly `source`, which proves `source` trusted
+   * whatever the hash's origin. Otherwise, `exact` hashes the text (isTrusted), so the
+   * answer is isTrusted's in every case; without it a text is taken as untrusted unless
+   * found by its hash, which differs from isTrusted only if the APQ store handed back a
+   * trusted text under another document's hash.
+   */
+  ranTrusted(queryHash: string | undefined, source: string | undefined, exact = false): boolean {
+    if (queryHash !== undefined && source !== undefined && this.byHash.get(queryHash) === source) return true;
+    return exact && this.isTrusted(source);
+  }
+
+  /**
    * Whether a request names exactly a trusted document, judged on the HTTP request alone
    * (issue 11): its `query` text hashes to a trusted document, or its
    * extensions.persistedQuery.sha256Hash is a trusted hash, and when both are sent they
@@ -221,8 +236,8 @@ export function trustedDocumentsPlugin(trusted: TrustedDocuments): ApolloServerP
   return {
     async requestDidStart() {
       return {
-        async didResolveOperation({ contextValue, source }) {
-          if (contextValue.principal.kind !== ViewerKind.API_KEY || trusted.isTrusted(source)) return;
+        async didResolveOperation({ contextValue, source, queryHash }) {
+          if (contextValue.principal.kind !== ViewerKind.API_KEY || trusted.ranTrusted(queryHash, source, true)) return;
           throw untrustedDocument();
         },
       };

@@ -11,6 +11,8 @@ import {
   type DocumentNode,
   type GraphQLSchema,
   type OperationDefinitionNode,
+  type ValueNode,
+  visit,
 } from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
 import { MAX_PAGE_SIZE } from '../pagination';
@@ -34,7 +36,8 @@ export const QUERY_LIMITS = {
 
 /**
  * How many items a list without a page size (User.memberships, User.sessions,
- * Organization.domains, apiKeys, the deletion payloads' lists) is assumed to hold.
+ * Organization.domains, apiKeys) is assumed to hold. The deletion payloads' lists are pages
+ * since issue 13 and count by their `first`.
  * An estimate, not a cap: such lists are small in practice (a person belongs to a few
  * organizations and has a few live sessions).
  */
@@ -87,6 +90,8 @@ function pageSize(args: Record<string, unknown>): number {
  *
  * An upper bound of the objects in the response as long as unpaginated lists stay within
  * UNPAGINATED_LIST_SIZE (the connection's pageInfo is counted `first` times, not once).
+ * Of the arguments it reads only `first` and `last`, through pageSize: operationNodeCount's
+ * cache key (countKey) relies on that, so an estimate from any other argument must go there too.
  */
 export const nodeCountEstimator: ComplexityEstimator = ({ type, field, args, childComplexity }) => {
   if (type.name.startsWith('__') || field.name.startsWith('__')) return 0;
@@ -110,6 +115,12 @@ function isConnection(type: { name: string }): boolean {
  * nodeCountEstimator), or undefined when the variables are invalid: execution refuses
  * those with BAD_USER_INPUT before any resolver runs. Infinity for a document the library
  * will not walk (more than its 10,000 selections, e.g. fragments spread many times over).
+ *
+ * Remembered per document and operation (Apollo's document store hands the same
+ * DocumentNode to every request of a text), under a key made of what the count can
+ * depend on (countKey): walking the document cost 3-5% of deleteUser's CPU per request
+ * (issue 13, bench/profile-2026-11-30.md candidate J). The variables are still checked on
+ * every request.
  */
 export function operationNodeCount(
   schema: GraphQLSchema,
@@ -120,8 +131,13 @@ export function operationNodeCount(
   // Only whether there is any error: one per bad item of a 100,000-item list took seconds.
   const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables, { maxErrors: 1 });
   if (coerced.errors) return undefined;
+  const plan = costPlan(schema, document, operation);
+  const key = countKey(plan, operation, coerced.coerced);
+  const known = plan.counts.get(key);
+  if (known !== undefined) return known;
+  let count: number;
   try {
-    return getComplexity({
+    count = getComplexity({
       schema,
       query: document,
       operationName: operation.name?.value,
@@ -129,8 +145,76 @@ export function operationNodeCount(
       estimators: [nodeCountEstimator],
     });
   } catch {
-    return Infinity;
+    count = Infinity;
   }
+  if (plan.counts.size >= MAX_COUNTS_PER_OPERATION) plan.counts.clear();
+  plan.counts.set(key, count);
+  return count;
+}
+
+/** Counts kept per operation, one per distinct countKey; beyond that the oldest are dropped together. */
+const MAX_COUNTS_PER_OPERATION = 64;
+
+interface CostPlan {
+  schema: GraphQLSchema;
+  /** Variables given to a `first`/`last` argument anywhere in the document: the count reads their (clamped) values. */
+  pageSizeVariables: ReadonlySet<string>;
+  /** Variables given to a directive (@skip/@include decide what is counted): their exact values matter. */
+  directiveVariables: ReadonlySet<string>;
+  counts: Map<string, number>;
+}
+
+const costPlans = new WeakMap<DocumentNode, Map<OperationDefinitionNode, CostPlan>>();
+
+function costPlan(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode): CostPlan {
+  let byOperation = costPlans.get(document);
+  if (!byOperation) costPlans.set(document, (byOperation = new Map()));
+  let plan = byOperation.get(operation);
+  if (!plan || plan.schema !== schema) {
+    const pageSizeVariables = new Set<string>();
+    const directiveVariables = new Set<string>();
+    const collect = (value: ValueNode, into: Set<string>) =>
+      visit(value, {
+        Variable(variable) {
+          into.add(variable.name.value);
+        },
+      });
+    visit(document, {
+      Field(field) {
+        for (const arg of field.arguments ?? []) {
+          if (arg.name.value === 'first' || arg.name.value === 'last') collect(arg.value, pageSizeVariables);
+        }
+      },
+      Directive(directive) {
+        for (const arg of directive.arguments ?? []) collect(arg.value, directiveVariables);
+      },
+    });
+    plan = { schema, pageSizeVariables, directiveVariables, counts: new Map() };
+    byOperation.set(operation, plan);
+  }
+  return plan;
+}
+
+/**
+ * What the node count can depend on besides the document, one part per declared
+ * variable (coerced, defaults applied): a directive's variable by its value; a page
+ * size's by the value pageSize makes of it (clamped to 0..MAX_PAGE_SIZE; null and
+ * absent apart, since `first: null` falls back to `last` and an absent one to the
+ * argument's default); any other variable only by whether it is absent, null or given,
+ * the one thing about it that can make the library's argument coercion fail (Infinity).
+ */
+function countKey(plan: CostPlan, operation: OperationDefinitionNode, coerced: Record<string, unknown>): string {
+  const parts: string[] = [];
+  for (const definition of operation.variableDefinitions ?? []) {
+    const name = definition.variable.name.value;
+    const value = coerced[name];
+    if (value === undefined) parts.push('u');
+    else if (plan.directiveVariables.has(name)) parts.push(JSON.stringify(value));
+    else if (value === null) parts.push('n');
+    else if (!plan.pageSizeVariables.has(name)) parts.push('v');
+    else parts.push(typeof value === 'number' ? String(pageSize({ first: value })) : 's');
+  }
+  return parts.join(',');
 }
 
 /**

@@ -2,7 +2,25 @@ import DataLoader from 'dataloader';
 import type { EntityManager } from 'typeorm';
 import { groupBy } from '../collections';
 import { pagesPerOrganization, type OrganizationPageKey, type Page } from '../pagination';
-import { INVITATION_COLUMNS, Invitation, invitationStatusCondition, type InvitationStatus } from './invitation.entity';
+import { PlainRows } from '../plain-rows';
+import { Invitation, invitationStatusCondition, type InvitationStatus } from './invitation.entity';
+
+/** An invitation as the loaders read it: plain rows with Invitation's prototype (its `status` getter works), src/plain-rows.ts. */
+export const INVITATION_ROWS = new PlainRows(Invitation, {
+  columns: {
+    id: 'id',
+    organizationId: 'organization_id',
+    email: 'email',
+    emailKey: 'email_key',
+    role: 'role',
+    storedStatus: 'status',
+    invitedBy: 'invited_by',
+    expiresAt: 'expires_at',
+    createdAt: 'created_at',
+    decidedAt: 'decided_at',
+  },
+  timestamps: ['expiresAt', 'createdAt', 'decidedAt'],
+});
 
 export interface InvitationPageKey extends OrganizationPageKey {
   /** Only invitations that read as this status (null: all). */
@@ -21,12 +39,11 @@ export interface InvitationCountKey {
  * numbers each organization's rows in ID order and keeps the first `first + 1` of each.
  */
 export function createInvitationLoaders(manager: EntityManager) {
-  const repository = manager.getRepository(Invitation);
   return {
     invitationPage: new DataLoader<InvitationPageKey, Omit<Page<Invitation>, 'totalCount'>, string>(
       pagesPerOrganization(pageArgs, async (organizationIds, { status, first, afterId }) => {
         const rows: Array<Record<string, unknown>> = await manager.query(
-          `SELECT ${INVITATION_COLUMNS} FROM (
+          `SELECT ${INVITATION_ROWS.select('ranked')} FROM (
              SELECT i.*, row_number() OVER (PARTITION BY i.organization_id ORDER BY i.id) AS position
                FROM invitations i
               WHERE i.organization_id = ANY($1) AND ($2::varchar IS NULL OR i.id > $2)
@@ -36,7 +53,7 @@ export function createInvitationLoaders(manager: EntityManager) {
            ORDER BY organization_id, id`,
           [organizationIds, afterId, first + 1],
         );
-        return rows.map((row) => repository.create(row as Partial<Invitation>));
+        return rows.map((row) => INVITATION_ROWS.read(row));
       }),
       { cacheKeyFn: pageKey },
     ),

@@ -1,14 +1,43 @@
 import DataLoader from 'dataloader';
-import { In, type EntityManager } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import { groupBy } from '../collections';
+import { PlainRows, loaderStatement, runStatement } from '../plain-rows';
 import { Organization, OrganizationDomain, OrganizationSettings } from './organization.entity';
+
+/** The loaders' plain rows (src/plain-rows.ts), with the entities' prototypes; timestamps decoded on first read. */
+export const ORGANIZATION_ROWS = new PlainRows(Organization, {
+  columns: { id: 'id', name: 'name', externalId: 'external_id', createdAt: 'created_at' },
+  timestamps: ['createdAt'],
+});
+export const DOMAIN_ROWS = new PlainRows(OrganizationDomain, {
+  columns: { organizationId: 'organization_id', domain: 'domain', verified: 'verified', createdAt: 'created_at' },
+  timestamps: ['createdAt'],
+});
+export const SETTINGS_ROWS = new PlainRows(OrganizationSettings, {
+  columns: { organizationId: 'organization_id', data: 'data' },
+  timestamps: [],
+  omitted: { updatedAt: 'no field or rule reads when the settings last changed' },
+});
+
+const ORGANIZATION_BY_ID = loaderStatement(
+  'organizationById',
+  `SELECT ${ORGANIZATION_ROWS.select('o')} FROM organizations o WHERE o.id = ANY($1)`,
+);
+const DOMAINS_BY_ORGANIZATION = loaderStatement(
+  'domainsByOrganization',
+  `SELECT ${DOMAIN_ROWS.select('d')} FROM organization_domains d WHERE d.organization_id = ANY($1)`,
+);
+const SETTINGS_BY_ORGANIZATION = loaderStatement(
+  'settingsByOrganization',
+  `SELECT ${SETTINGS_ROWS.select('s')} FROM organization_settings s WHERE s.organization_id = ANY($1)`,
+);
 
 /** Per-request batch loaders; each batch function answers in key order, one result per key. */
 export function createOrganizationLoaders(manager: EntityManager) {
   return {
     organizationById: new DataLoader<string, Organization | null>(async (ids) => {
-      const rows = await manager.getRepository(Organization).findBy({ id: In([...ids]) });
-      const byId = new Map(rows.map((row) => [row.id, row]));
+      const rows = await runStatement(manager, ORGANIZATION_BY_ID, [[...ids]]);
+      const byId = new Map(rows.map((row) => [row.id as string, ORGANIZATION_ROWS.read(row)]));
       return ids.map((id) => byId.get(id) ?? null);
     }),
     /**
@@ -16,14 +45,19 @@ export function createOrganizationLoaders(manager: EntityManager) {
      * (sorted here, not by the database's collation, which may skip '-' and '.').
      */
     domainsByOrganization: new DataLoader<string, OrganizationDomain[]>(async (ids) => {
-      const rows = await manager.getRepository(OrganizationDomain).findBy({ organizationId: In([...ids]) });
-      rows.sort((a, b) => (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0));
-      const groups = groupBy(rows, (row) => row.organizationId);
+      const rows = await runStatement(manager, DOMAINS_BY_ORGANIZATION, [[...ids]]);
+      const domains = rows.map((row) => DOMAIN_ROWS.read(row));
+      domains.sort((a, b) => (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0));
+      const groups = groupBy(domains, (domain) => domain.organizationId);
       return ids.map((id) => groups.get(id) ?? []);
     }),
     /** An organization's settings object (issue 12); {} when it has no settings row (it always has one). */
     settingsByOrganization: new DataLoader<string, Record<string, unknown>>(async (ids) => {
-      const rows = await manager.getRepository(OrganizationSettings).findBy({ organizationId: In([...ids]) });
+      const rows = await runStatement<{ organizationId: string; data: Record<string, unknown> }>(
+        manager,
+        SETTINGS_BY_ORGANIZATION,
+        [[...ids]],
+      );
       const byId = new Map(rows.map((row) => [row.organizationId, row.data]));
       return ids.map((id) => byId.get(id) ?? {});
     }),
