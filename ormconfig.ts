@@ -7,6 +7,9 @@ import { ApiKeys1764300200000 } from './src/database/migrations/1764300200000-ap
 import { ConsentAndCanonicalIdentity1764300300000 } from './src/database/migrations/1764300300000-consent-and-canonical-identity';
 import { Webhooks1764300400000 } from './src/database/migrations/1764300400000-webhooks';
 import { LookupIndexes1764300500000 } from './src/database/migrations/1764300500000-lookup-indexes';
+import { DeletionReceiptPages1764300600000 } from './src/database/migrations/1764300600000-deletion-receipt-pages';
+import { DeleteUserFunction1764300601000 } from './src/database/migrations/1764300601000-delete-user-function';
+import { countingClientOf } from './src/database/query-counter';
 import { Invitation } from './src/invitations/invitation.entity';
 import { ApiKey } from './src/api-keys/api-key.entity';
 import { Organization, OrganizationDomain, OrganizationSettings } from './src/organizations/organization.entity';
@@ -27,6 +30,8 @@ export const migrations = [
   ConsentAndCanonicalIdentity1764300300000,
   Webhooks1764300400000,
   LookupIndexes1764300500000,
+  DeletionReceiptPages1764300600000,
+  DeleteUserFunction1764300601000,
 ];
 
 export interface DataSourceOptions {
@@ -58,6 +63,8 @@ export function createDataSource(options: DataSourceOptions): DataSource {
       // A request never waits for ever on a connection.
       connectionTimeoutMillis: 5_000,
       idleTimeoutMillis: 30_000,
+      // A QueryCounter as logger counts statements at the driver (src/database/query-counter.ts).
+      ...countingClientOf(options.logger),
     },
   });
 }

@@ -208,14 +208,6 @@ function reasonWithoutValue(inner: string): string {
 /** PostgreSQL SQLSTATEs that mean "another transaction got in the way; run it again". */
 export const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']);
 
-/**
- * Raised by a unit of work that found the world changed under it in a way its locks do not
- * cover: inTransaction rolls back and runs it again, as for a serialization failure (40001).
- */
-export function retryTransaction(reason: string): Error {
-  return Object.assign(new Error(reason), { code: '40001' });
-}
-
 export function sqlState(error: unknown): string | undefined {
   const candidate = error as { code?: unknown; driverError?: { code?: unknown } } | null;
   const code = candidate?.driverError?.code ?? candidate?.code;

@@ -227,8 +227,8 @@ describe('a partner key', () => {
     expect(response.body?.errors).toBeUndefined();
     const payload = response.body?.data?.deleteUser;
     expect(payload).toMatchObject({ deletedUserId: user.id, dryRun: false });
-    expect(payload.terminatedSessions).toHaveLength(1);
-    expect(payload.removedMemberships).toHaveLength(1);
+    expect(payload.terminatedSessions.nodes).toHaveLength(1);
+    expect(payload.removedMemberships.nodes).toHaveLength(1);
     expect(payload.receipt).toMatchObject({ kind: 'USER', subjectId: user.id, actor: `api_key:${apiKey.id}` });
 
     expect(await app.sql(`SELECT 1 FROM users WHERE id = $1`, [user.id])).toEqual([]);

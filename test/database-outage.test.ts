@@ -140,7 +140,7 @@ describe('the database stops while requests run', () => {
 
     // And the deletion, sent again, is applied in full.
     const payload = ok(await app.gql(DeleteOrganizationDocument, { id: organization.id })).deleteOrganization;
-    expect(payload.cascadedUsers.map((u) => u.id).sort()).toEqual([owner.user.id, member.user.id].sort());
+    expect(payload.cascadedUsers.nodes.map((u) => u.id).sort()).toEqual([owner.user.id, member.user.id].sort());
     expect(await app.sql('SELECT 1 FROM organizations WHERE id = $1', [organization.id])).toEqual([]);
     expect(await app.sql('SELECT 1 FROM users WHERE id = ANY($1)', [[owner.user.id, member.user.id]])).toEqual([]);
   });

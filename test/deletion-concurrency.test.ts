@@ -82,8 +82,8 @@ it('organizations deleted concurrently, whose members each belong to exactly two
     expect(await app.sql(`SELECT id FROM sessions WHERE user_id = ANY($1)`, [users])).toEqual([]);
     expect(await app.sql(`SELECT id FROM organizations WHERE id = ANY($1)`, [orgs])).toEqual([]);
     // Each user was kept by the first of its two organizations' deletions and deleted by the second.
-    expect(sorted(payloads.flatMap((p) => p.cascadedUsers.map((u) => u.id)))).toEqual(users);
-    expect(sorted(payloads.flatMap((p) => p.retainedUserIds))).toEqual(users);
+    expect(sorted(payloads.flatMap((p) => p.cascadedUsers.nodes.map((u) => u.id)))).toEqual(users);
+    expect(sorted(payloads.flatMap((p) => p.retainedUsers.nodes.map((r) => r.id)))).toEqual(users);
     expect(payloads.reduce((sum, p) => sum + p.receipt!.cascadedUserCount, 0)).toBe(users.length);
     expect(payloads.reduce((sum, p) => sum + p.receipt!.removedMembershipCount, 0)).toBe(2 * users.length);
   }
@@ -103,14 +103,14 @@ it('addMember(u, C) racing deleteOrganization(A), A being u’s only organizatio
       deleteOrganization(a),
     ]);
     const deletion = ok(deleted).deleteOrganization;
-    expect(deletion.removedMemberships.map((m) => m.userId).sort()).toEqual(sorted([u, ownerA]));
-    expect(deletion.cascadedUsers.map((x) => x.id)).toContain(ownerA);
+    expect(deletion.removedMemberships.nodes.map((m) => m.userId).sort()).toEqual(sorted([u, ownerA]));
+    expect(deletion.cascadedUsers.nodes.map((x) => x.id)).toContain(ownerA);
 
     if (added.errors === undefined) {
       outcomes.joined += 1;
       // addMember committed first: the deletion saw the new membership and kept u.
       const membership = ok(added).addMember;
-      expect(deletion.retainedUserIds).toEqual([u]);
+      expect(deletion.retainedUsers.nodes.map((r) => r.id)).toEqual([u]);
       expect(await existingUsers([u])).toEqual([u]);
       expect(await membershipsOf(u)).toEqual([{ id: membership.id, organization_id: c }]);
       const sessions = await sessionsOf(u);
@@ -120,8 +120,8 @@ it('addMember(u, C) racing deleteOrganization(A), A being u’s only organizatio
       outcomes.refused += 1;
       // The deletion committed first and took u with it: addMember finds no user.
       expect(errorCode(added)).toBe('NOT_FOUND');
-      expect(deletion.cascadedUsers.map((x) => x.id).sort()).toEqual(sorted([u, ownerA]));
-      expect(deletion.retainedUserIds).toEqual([]);
+      expect(deletion.cascadedUsers.nodes.map((x) => x.id).sort()).toEqual(sorted([u, ownerA]));
+      expect(deletion.retainedUsers.nodes.map((r) => r.id)).toEqual([]);
       expect(await existingUsers([u])).toEqual([]);
       expect(await membershipsOf(u)).toEqual([]);
       expect(await sessionsOf(u)).toEqual([]);
@@ -149,7 +149,7 @@ it('createSession(u) racing deleteUser(u) never leaves an ACTIVE session of a de
       deleteUser(u),
     ]);
     const deletion = ok(deleted).deleteUser;
-    const terminatedIds = deletion.terminatedSessions.map((s) => s.id);
+    const terminatedIds = deletion.terminatedSessions.nodes.map((s) => s.id);
 
     if (created.errors === undefined) {
       // The session was issued before the deletion, so the deletion ended it with the account.
@@ -192,20 +192,20 @@ it('deleteUser(u) racing deleteOrganization(A), u in A: each succeeds or answers
     }
     // Nothing else deletes A, so its deletion always goes through.
     const orgDeletion = ok(organizationResponse).deleteOrganization;
-    const orgRemovedU = orgDeletion.removedMemberships.some((m) => m.userId === u);
+    const orgRemovedU = orgDeletion.removedMemberships.nodes.some((m) => m.userId === u);
 
     if (userResponse.errors === undefined) {
       const userDeletion = ok(userResponse).deleteUser;
-      const userRemovedA = userDeletion.removedMemberships.some((m) => m.organizationId === a);
+      const userRemovedA = userDeletion.removedMemberships.nodes.some((m) => m.organizationId === a);
       expect(userRemovedA).toBe(!orgRemovedU);
       // If the organization went first it could only have kept u (u is in B); a cascade would make deleteUser NOT_FOUND.
-      if (orgRemovedU) expect(orgDeletion.retainedUserIds).toEqual([u]);
-      expect(orgDeletion.cascadedUsers.map((x) => x.id)).toEqual([ownerA]);
+      if (orgRemovedU) expect(orgDeletion.retainedUsers.nodes.map((r) => r.id)).toEqual([u]);
+      expect(orgDeletion.cascadedUsers.nodes.map((x) => x.id)).toEqual([ownerA]);
       expect(ok(await app.gql(GetDeletionReceiptDocument, { subjectId: u })).deletionReceipt?.kind).toBe('USER');
     } else {
       // deleteOrganization went first and deleted u with it.
       expect(alsoInB).toBe(false);
-      expect(orgDeletion.cascadedUsers.map((x) => x.id).sort()).toEqual(sorted([u, ownerA]));
+      expect(orgDeletion.cascadedUsers.nodes.map((x) => x.id).sort()).toEqual(sorted([u, ownerA]));
       expect(ok(await app.gql(GetDeletionReceiptDocument, { subjectId: u })).deletionReceipt).toBeNull();
     }
 
@@ -233,16 +233,16 @@ it('removeMember(B, u) racing deleteOrganization(A), u in A and B: a user the de
     // Both always succeed: whichever runs second still finds what it needs.
     expect(ok(removed).removeMember).toMatchObject({ organizationId: b, userId: u });
     const deletion = ok(deleted).deleteOrganization;
-    const cascaded = deletion.cascadedUsers.map((x) => x.id);
+    const cascaded = deletion.cascadedUsers.nodes.map((x) => x.id);
 
     if (cascaded.includes(u)) {
       // removeMember committed first: A was u's last organization, so u went with it.
-      expect(deletion.retainedUserIds).toEqual([]);
+      expect(deletion.retainedUsers.nodes.map((r) => r.id)).toEqual([]);
       expect(await existingUsers([u])).toEqual([]);
       expect(await sessionsOf(u)).toEqual([]);
     } else {
       // The deletion went first, saw u in B and kept the account; removeMember came after.
-      expect(deletion.retainedUserIds).toEqual([u]);
+      expect(deletion.retainedUsers.nodes.map((r) => r.id)).toEqual([u]);
       expect(await existingUsers([u])).toEqual([u]);
       const sessions = await sessionsOf(u);
       expect(sessions).toHaveLength(2);
@@ -250,7 +250,7 @@ it('removeMember(B, u) racing deleteOrganization(A), u in A and B: a user the de
     }
     expect(sorted(cascaded)).toEqual(sorted(cascaded.includes(u) ? [u, ownerA] : [ownerA]));
     // The invariant: whoever an organization deletion retained still exists.
-    expect(await existingUsers(deletion.retainedUserIds)).toEqual(sorted(deletion.retainedUserIds));
+    expect(await existingUsers(deletion.retainedUsers.nodes.map((r) => r.id))).toEqual(sorted(deletion.retainedUsers.nodes.map((r) => r.id)));
     expect(await membershipsOf(u)).toEqual([]);
     expect(await existingUsers([ownerA, ownerB])).toEqual([ownerB]);
   }
@@ -279,13 +279,13 @@ it('terminateSession racing deleteOrganization(A) on a session in A’s context:
     if (kept) {
       // The session survives with its user, ended by whichever came first, and no longer names A.
       expect(ok(terminated).terminateSession.id).toBe(sessionId);
-      expect(deletion.retainedUserIds).toEqual([u]);
+      expect(deletion.retainedUsers.nodes.map((r) => r.id)).toEqual([u]);
       expect(rows).toHaveLength(1);
       expect(rows[0].organization_id).toBeNull();
       expect(['terminated_by_request', 'organization_deleted']).toContain(rows[0].termination_reason);
     } else {
       expect([undefined, 'NOT_FOUND']).toContain(errorCode(terminated));
-      expect(deletion.cascadedUsers.map((x) => x.id).sort()).toEqual(sorted([u, ownerA]));
+      expect(deletion.cascadedUsers.nodes.map((x) => x.id).sort()).toEqual(sorted([u, ownerA]));
       expect(rows).toEqual([]);
     }
   }

@@ -29,10 +29,10 @@ describe('deleteUser', () => {
 
     expect(payload.deletedUserId).toBe(shared.id);
     expect(payload.dryRun).toBe(false);
-    expect(payload.terminatedSessions.map((s) => s.id).sort()).toEqual(activeBefore.map((s) => s.id).sort());
-    expect(payload.terminatedSessions.every((s) => s.userId === shared.id)).toBe(true);
-    expect(payload.removedMemberships.map((m) => m.organizationId).sort()).toEqual([acme.id, globex.id].sort());
-    expect(payload.removedMemberships.map((m) => m.id).sort()).toEqual(membershipsBefore.map((m) => m.id).sort());
+    expect(payload.terminatedSessions.nodes.map((s) => s.id).sort()).toEqual(activeBefore.map((s) => s.id).sort());
+    expect(payload.terminatedSessions.nodes.every((s) => s.userId === shared.id)).toBe(true);
+    expect(payload.removedMemberships.nodes.map((m) => m.organizationId).sort()).toEqual([acme.id, globex.id].sort());
+    expect(payload.removedMemberships.nodes.map((m) => m.id).sort()).toEqual(membershipsBefore.map((m) => m.id).sort());
     const receipt = payload.receipt!;
     expect(receipt).toMatchObject({
       kind: 'USER',
@@ -46,8 +46,8 @@ describe('deleteUser', () => {
       expectedDigest(
         'USER',
         shared.id,
-        payload.terminatedSessions.map((s) => s.id),
-        payload.removedMemberships.map((m) => m.id),
+        payload.terminatedSessions.nodes.map((s) => s.id),
+        payload.removedMemberships.nodes.map((m) => m.id),
         [shared.id],
       ),
     );
@@ -84,9 +84,14 @@ describe('deleteUser', () => {
       ...p,
       dryRun: undefined,
       receipt: undefined,
-      terminatedSessions: p.terminatedSessions.map(({ terminatedAt: _t, ...s }) => s),
+      terminatedSessions: p.terminatedSessions.nodes.map(({ terminatedAt: _t, ...s }) => s),
+      removedMemberships: p.removedMemberships.nodes,
     });
     expect(strip(dry)).toEqual(strip(real));
+    // The same totals and pages; only a real deletion's cursors continue (in its receipt).
+    for (const list of [dry.terminatedSessions, dry.removedMemberships]) expect(list.pageInfo).toEqual({ hasNextPage: false, endCursor: null });
+    expect(real.terminatedSessions.totalCount).toBe(dry.terminatedSessions.totalCount);
+    expect(real.removedMemberships.totalCount).toBe(dry.removedMemberships.totalCount);
   });
 
   it('refuses a signed-in user deleting anyone but themselves (FORBIDDEN, existing or not), and bad IDs, changing nothing', async () => {
@@ -115,16 +120,16 @@ describe('deleteUser by the signed-in user themselves (issue 9, self-service era
     const payload = ok(await app.gql(DeleteUserDocument, { id: solo.id }, { token: tokens.solo })).deleteUser;
 
     expect(payload.deletedUserId).toBe(solo.id);
-    expect(payload.removedMemberships.map((m) => m.organizationId)).toEqual([acme.id]);
-    expect(payload.terminatedSessions.map((s) => s.id).sort()).toEqual(sessionsBefore.map((s) => s.id));
+    expect(payload.removedMemberships.nodes.map((m) => m.organizationId)).toEqual([acme.id]);
+    expect(payload.terminatedSessions.nodes.map((s) => s.id).sort()).toEqual(sessionsBefore.map((s) => s.id));
     const receipt = payload.receipt!;
     expect(receipt).toMatchObject({ kind: 'USER', subjectId: solo.id, actor: `user:${solo.id}`, removedMembershipCount: 1 });
     expect(receipt.digest).toBe(
       expectedDigest(
         'USER',
         solo.id,
-        payload.terminatedSessions.map((s) => s.id),
-        payload.removedMemberships.map((m) => m.id),
+        payload.terminatedSessions.nodes.map((s) => s.id),
+        payload.removedMemberships.nodes.map((m) => m.id),
         [solo.id],
       ),
     );
@@ -156,7 +161,7 @@ describe('deleteUser by the signed-in user themselves (issue 9, self-service era
     const before = await databaseSnapshot(app);
     const dry = ok(await app.gql(DeleteUserDocument, { id: solo.id, dryRun: true }, { token: tokens.solo })).deleteUser;
     expect(dry).toMatchObject({ deletedUserId: solo.id, dryRun: true, receipt: null });
-    expect(dry.removedMemberships).toHaveLength(1);
+    expect(dry.removedMemberships.nodes).toHaveLength(1);
     expect(await databaseSnapshot(app)).toEqual(before);
     expect(ok(await app.gql(ViewerDocument, {}, { token: tokens.solo })).viewer.kind).toBe('SESSION');
   });
@@ -207,7 +212,7 @@ describe('deleteUser: the last-OWNER guard (issue 9)', () => {
     await promote(lastOwned[1].id);
 
     const payload = ok(await app.gql(DeleteUserDocument, { id: person.id })).deleteUser;
-    expect(payload.removedMemberships.map((m) => m.organizationId).sort()).toEqual(
+    expect(payload.removedMemberships.nodes.map((m) => m.organizationId).sort()).toEqual(
       [lastOwned[0].id, lastOwned[1].id, coOwned.id, memberOf.id].sort(),
     );
     // Every organization that still has members still has an OWNER.
@@ -224,7 +229,7 @@ describe('deleteUser: the last-OWNER guard (issue 9)', () => {
     const { acme, owner } = await twoOrganizations(app);
     expect(errorCode(await app.gql(DeleteUserDocument, { id: owner.id }))).toBe('CONFLICT');
     const payload = ok(await app.gql(DeleteOrganizationDocument, { id: acme.id })).deleteOrganization;
-    expect(payload.cascadedUsers.map((u) => u.id)).toContain(owner.id);
+    expect(payload.cascadedUsers.nodes.map((u) => u.id)).toContain(owner.id);
     expect(await app.sql(`SELECT 1 FROM users WHERE id = $1`, [owner.id])).toEqual([]);
   });
 });
@@ -242,10 +247,10 @@ describe('deleteOrganization', () => {
       .deleteOrganization;
 
     expect(payload.deletedOrganizationId).toBe(acme.id);
-    expect(payload.cascadedUsers.map((u) => u.id).sort()).toEqual([owner.id, solo.id].sort());
-    expect(payload.retainedUserIds).toEqual([shared.id]);
-    expect(payload.removedMemberships).toHaveLength(3);
-    expect(payload.terminatedSessions.map((s) => s.id).sort()).toEqual(active.map((s) => s.id).sort());
+    expect(payload.cascadedUsers.nodes.map((u) => u.id).sort()).toEqual([owner.id, solo.id].sort());
+    expect(payload.retainedUsers.nodes.map((u) => u.id)).toEqual([shared.id]);
+    expect(payload.removedMemberships.nodes).toHaveLength(3);
+    expect(payload.terminatedSessions.nodes.map((s) => s.id).sort()).toEqual(active.map((s) => s.id).sort());
     expect(payload.receipt).toMatchObject({
       kind: 'ORGANIZATION',
       subjectId: acme.id,
@@ -258,9 +263,9 @@ describe('deleteOrganization', () => {
       expectedDigest(
         'ORGANIZATION',
         acme.id,
-        payload.terminatedSessions.map((s) => s.id),
-        payload.removedMemberships.map((m) => m.id),
-        payload.cascadedUsers.map((u) => u.id),
+        payload.terminatedSessions.nodes.map((s) => s.id),
+        payload.removedMemberships.nodes.map((m) => m.id),
+        payload.cascadedUsers.nodes.map((u) => u.id),
       ),
     );
 
@@ -349,9 +354,9 @@ describe('deleteOrganization', () => {
       [owner.id, solo.id].sort(),
     );
     expect(byType('organization_membership.deleted')).toHaveLength(3);
-    expect(byType('session.terminated')).toHaveLength(payload.terminatedSessions.length);
+    expect(byType('session.terminated')).toHaveLength(payload.terminatedSessions.totalCount);
     expect(events.map((e) => e.type)).toEqual([
-      ...Array(payload.terminatedSessions.length).fill('session.terminated'),
+      ...Array(payload.terminatedSessions.totalCount).fill('session.terminated'),
       ...Array(3).fill('organization_membership.deleted'),
       'user.deleted',
       'user.deleted',
@@ -384,11 +389,11 @@ describe('deleteOrganization', () => {
     const before = await databaseSnapshot(app);
 
     const dry = ok(await app.gql(DeleteOrganizationDocument, { id: organization.id, dryRun: true }, { token })).deleteOrganization;
-    expect(dry.cascadedUsers.map((u) => u.id)).toEqual([owner.id]);
+    expect(dry.cascadedUsers.nodes.map((u) => u.id)).toEqual([owner.id]);
     expect(await databaseSnapshot(app)).toEqual(before);
 
     const real = ok(await app.gql(DeleteOrganizationDocument, { id: organization.id }, { token })).deleteOrganization;
-    expect(real.cascadedUsers.map((u) => u.id)).toEqual([owner.id]);
+    expect(real.cascadedUsers.nodes.map((u) => u.id)).toEqual([owner.id]);
     expect(real.receipt?.actor).toBe(`user:${owner.id}`);
     expect(await app.sql(`SELECT 1 FROM users WHERE id = $1`, [owner.id])).toEqual([]);
     expect((await app.gql(ViewerDocument, {}, { token })).status).toBe(401);
@@ -399,7 +404,7 @@ describe('deleteOrganization', () => {
     const before = await tableCounts(app);
     const dry = ok(await app.gql(DeleteOrganizationDocument, { id: acme.id, dryRun: true })).deleteOrganization;
     expect(dry.receipt).toBeNull();
-    expect(dry.cascadedUsers).toHaveLength(2);
+    expect(dry.cascadedUsers.nodes).toHaveLength(2);
     expect(await tableCounts(app)).toEqual(before);
     expect(ok(await app.gql(GetDeletionReceiptDocument, { subjectId: acme.id })).deletionReceipt).toBeNull();
   });

@@ -86,13 +86,15 @@ const MUTATIONS = {
   }`,
   deleteUser: `mutation Fuzz($id: ID!, $dryRun: Boolean) {
     deleteUser(id: $id, dryRun: $dryRun) {
-      deletedUserId dryRun terminatedSessions { id } removedMemberships { id } receipt { id digest }
+      deletedUserId dryRun terminatedSessions { nodes { id } } removedMemberships { nodes { id } } receipt { id digest }
     }
   }`,
   deleteOrganization: `mutation Fuzz($id: ID!, $dryRun: Boolean) {
     deleteOrganization(id: $id, dryRun: $dryRun) {
-      deletedOrganizationId dryRun cascadedUsers { id } retainedUserIds
-      removedMemberships { id userId } terminatedSessions { id } receipt { id }
+      deletedOrganizationId dryRun
+      cascadedUsers { totalCount pageInfo { hasNextPage } nodes { id } }
+      retainedUsers { totalCount pageInfo { hasNextPage } nodes { id } }
+      removedMemberships { nodes { id userId } } terminatedSessions { nodes { id } } receipt { id }
     }
   }`,
   createApiKey: `mutation Fuzz($input: CreateApiKeyInput!) {
@@ -1212,8 +1214,9 @@ interface DeletionResult {
   deleteOrganization?: {
     deletedOrganizationId: string;
     dryRun: boolean;
-    cascadedUsers: Array<{ id: string }>;
-    retainedUserIds: string[];
+    /** The fuzzed organizations have far fewer than 100 members: the first page is the whole list (checked). */
+    cascadedUsers: { totalCount: number; pageInfo: { hasNextPage: boolean }; nodes: Array<{ id: string }> };
+    retainedUsers: { totalCount: number; pageInfo: { hasNextPage: boolean }; nodes: Array<{ id: string }> };
   };
   deleteUser?: { deletedUserId: string; dryRun: boolean };
 }
@@ -1310,7 +1313,7 @@ async function checkConsent(
     succeeded && deletion.deleteUser && !deletion.deleteUser.dryRun
       ? [deletion.deleteUser.deletedUserId]
       : goneOrganization
-        ? deletion.deleteOrganization!.cascadedUsers.map((user) => user.id)
+        ? deletion.deleteOrganization!.cascadedUsers.nodes.map((user) => user.id)
         : [],
   );
   const goneKeys = new Set(
@@ -1501,8 +1504,14 @@ async function runCall(call: Call): Promise<'succeeded' | 'refused'> {
 
   const deletion = data?.deleteOrganization;
   if (!refused && deletion && !deletion.dryRun) {
-    deletion.retainedUserIds.forEach((id) => retainedUsers.add(id));
-    const cascaded = deletion.cascadedUsers.map((user) => user.id);
+    for (const list of [deletion.cascadedUsers, deletion.retainedUsers]) {
+      if (list.pageInfo.hasNextPage || list.nodes.length !== list.totalCount) {
+        throw new Error(`a small organization's deletion listed a partial page: ${brief(list)}\n  call: ${context()}`);
+      }
+    }
+    const retainedIds = deletion.retainedUsers.nodes.map((user) => user.id);
+    retainedIds.forEach((id) => retainedUsers.add(id));
+    const cascaded = deletion.cascadedUsers.nodes.map((user) => user.id);
     const [check] = await app.sql<{ orphaned: string[]; retained_missing: string[]; cascaded_present: string[] }>(
       `SELECT
          ARRAY(SELECT id FROM unnest($1::varchar[]) AS m(id)
@@ -1510,12 +1519,12 @@ async function runCall(call: Call): Promise<'succeeded' | 'refused'> {
                   AND NOT EXISTS (SELECT 1 FROM memberships x WHERE x.user_id = m.id)) AS orphaned,
          ARRAY(SELECT id FROM unnest($2::varchar[]) AS r(id) WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = r.id)) AS retained_missing,
          ARRAY(SELECT id FROM unnest($3::varchar[]) AS c(id) WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = c.id)) AS cascaded_present`,
-      [membersBefore, deletion.retainedUserIds, cascaded],
+      [membersBefore, retainedIds, cascaded],
     );
     if (check.orphaned.length || check.retained_missing.length || check.cascaded_present.length) {
       throw new Error(`organization deletion broke its promise: ${brief(check)}\n  call: ${context()}`);
     }
-    const reported = new Set([...deletion.retainedUserIds, ...cascaded]);
+    const reported = new Set([...retainedIds, ...cascaded]);
     const unaccounted = membersBefore.filter((id) => !reported.has(id));
     if (unaccounted.length > 0) throw new Error(`members neither retained nor cascaded: ${brief(unaccounted)}\n  call: ${context()}`);
   }

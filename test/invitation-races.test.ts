@@ -160,7 +160,7 @@ it('acceptInvitation racing deleteOrganization: no orphan membership, and the in
     ]);
     // Nothing else deletes the organization, so its deletion always goes through.
     const deletion = ok(deleted).deleteOrganization;
-    const personRemoved = deletion.removedMemberships.filter((m) => m.userId === person.id);
+    const personRemoved = deletion.removedMemberships.nodes.filter((m) => m.userId === person.id);
     const sessions = await app.sql<{ id: string; terminated_at: Date | null; termination_reason: string | null }>(
       `SELECT id, terminated_at, termination_reason FROM sessions WHERE user_id = $1 ORDER BY id`,
       [person.id],
@@ -173,14 +173,14 @@ it('acceptInvitation racing deleteOrganization: no orphan membership, and the in
       const membership = ok(accepted).acceptInvitation;
       expect(personRemoved.map((m) => m.id)).toEqual([membership.id]);
       if (elsewhere) {
-        expect(deletion.retainedUserIds).toContain(person.id);
+        expect(deletion.retainedUsers.nodes.map((r) => r.id)).toContain(person.id);
         expect(exists).toBe(true);
         expect(await membershipsOf(person.id)).toEqual([expect.objectContaining({ organization_id: elsewhere.id })]);
         expect(sessions).toHaveLength(2);
         expect(sessions.every((s) => s.terminated_at !== null && s.termination_reason === 'organization_deleted')).toBe(true);
       } else {
         // Their only organization: the seed's cascade deletes the account with its sessions.
-        expect(deletion.cascadedUsers.map((u) => u.id)).toContain(person.id);
+        expect(deletion.cascadedUsers.nodes.map((u) => u.id)).toContain(person.id);
         expect(exists).toBe(false);
         expect(sessions).toEqual([]);
       }
@@ -191,8 +191,8 @@ it('acceptInvitation racing deleteOrganization: no orphan membership, and the in
       // The deletion committed first: the invitation went with the organization, and the invitee never joined.
       expect(errorCode(accepted)).toBe('NOT_FOUND');
       expect(personRemoved).toEqual([]);
-      expect(deletion.retainedUserIds).not.toContain(person.id);
-      expect(deletion.cascadedUsers.map((u) => u.id)).not.toContain(person.id);
+      expect(deletion.retainedUsers.nodes.map((r) => r.id)).not.toContain(person.id);
+      expect(deletion.cascadedUsers.nodes.map((u) => u.id)).not.toContain(person.id);
       expect(exists).toBe(true);
       expect(await membershipsOf(person.id)).toEqual(elsewhere ? [expect.objectContaining({ organization_id: elsewhere.id })] : []);
       // Not one of their sessions ended.

@@ -372,9 +372,9 @@ describe('SIGTERM', () => {
       expect(body.errors).toBeUndefined();
       const payload = body.data.deleteOrganization;
       expect(payload.deletedOrganizationId).toBe(org.id);
-      expect(payload.cascadedUsers).toEqual([{ id: only.id }]);
-      expect(payload.retainedUserIds).toEqual([both.id]);
-      expect(payload.terminatedSessions).toHaveLength(2);
+      expect(payload.cascadedUsers.nodes).toEqual([{ id: only.id }]);
+      expect(payload.retainedUsers.nodes).toEqual([{ id: both.id }]);
+      expect(payload.terminatedSessions.nodes).toHaveLength(2);
       expect(payload.receipt).toMatchObject({ kind: 'ORGANIZATION', subjectId: org.id, cascadedUserCount: 1, removedMembershipCount: 2 });
 
       const late = await connection.next();

@@ -133,7 +133,7 @@ describe('GET /metrics', () => {
     const before = (await scrape()).text;
 
     const deleted = ok(await app.gql(DeleteUserDocument, { id: user.id })).deleteUser;
-    expect(deleted.terminatedSessions).toHaveLength(2);
+    expect(deleted.terminatedSessions.nodes).toHaveLength(2);
     const refused = await app.gql(DeleteOrganizationDocument, { id: organization.id }, { token: member.token });
     expect(errorCode(refused)).toBe('FORBIDDEN');
     expect(ok(await app.gql(DeleteUserDocument, { id: member.user.id, dryRun: true })).deleteUser.dryRun).toBe(true);

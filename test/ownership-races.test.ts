@@ -123,7 +123,7 @@ it('deleteUser(A) vs updateMemberRole promoting C, A the only OWNER: the deletio
     expect(ok(promoted).updateMemberRole.role).toBe('OWNER');
     if (succeeded(deleted)) {
       outcomes.both += 1;
-      expect(ok(deleted).deleteUser.removedMemberships.map((m) => m.role)).toEqual(['OWNER']);
+      expect(ok(deleted).deleteUser.removedMemberships.nodes.map((m) => m.role)).toEqual(['OWNER']);
       expect(await exists(a)).toBe(false);
       expect(await rolesIn(organizationId)).toEqual({ [c]: 'OWNER', [other]: 'MEMBER' });
     } else {

@@ -87,10 +87,10 @@ async function attackThroughOwnOrganization(token: string, organizationId: strin
   expect(await stateOf(victimId)).toEqual(before);
 
   const deletion = ok(await app.gql(DeleteOrganizationDocument, { id: organizationId }, { token })).deleteOrganization;
-  expect(deletion.cascadedUsers.map((u) => u.id)).not.toContain(victimId);
-  expect(deletion.retainedUserIds).not.toContain(victimId);
-  expect(deletion.terminatedSessions.map((s) => s.userId)).not.toContain(victimId);
-  expect(deletion.removedMemberships.map((m) => m.userId)).not.toContain(victimId);
+  expect(deletion.cascadedUsers.nodes.map((u) => u.id)).not.toContain(victimId);
+  expect(deletion.retainedUsers.nodes.map((r) => r.id)).not.toContain(victimId);
+  expect(deletion.terminatedSessions.nodes.map((s) => s.userId)).not.toContain(victimId);
+  expect(deletion.removedMemberships.nodes.map((m) => m.userId)).not.toContain(victimId);
   expect(await stateOf(victimId)).toEqual(before);
 }
 

@@ -1,4 +1,4 @@
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { RETRYABLE_SQLSTATES, sqlState } from '../errors';
 
 export interface TransactionOptions {
@@ -12,6 +12,24 @@ export interface TransactionOptions {
    * held across retries. It may refuse (SERVICE_UNAVAILABLE) without anything having begun.
    */
   admission?: Admission;
+  /**
+   * The work sends exactly one statement (issue 13: deleteUser calls delete_user_v1, see
+   * src/deletion/deletion.sql.ts). It then runs in autocommit, without BEGIN and COMMIT:
+   * PostgreSQL wraps the statement in a transaction of its own, which commits when the
+   * statement succeeds and rolls back entirely when it fails, so the unit stays atomic in
+   * one round trip (deleteUser took five: BEGIN, two locks, its statement, COMMIT). The
+   * connection's lock and statement timeouts (ormconfig.ts: set when the connection opens,
+   * for the whole session) apply as to any statement; statement_timeout bounds the one
+   * statement as a whole. Retries are as for a transaction. With rollbackOnly (a dry run)
+   * it is BEGIN, the statement, ROLLBACK. A second statement from the work is refused
+   * before it is sent: it would commit on its own.
+   * One difference from a transaction: a connection cut off while the statement runs
+   * (Database.abort at the end of a shutdown's grace period) does not stop it, since
+   * PostgreSQL notices a closed connection only when it next reads or writes it; the
+   * statement still commits or fails as a whole. With the default timeouts (each lock wait
+   * at most 5 s, a grace of 30 s) a deleteUser is unlikely to be still running then.
+   */
+  singleStatement?: boolean;
 }
 
 /** Runs work when a slot is free, one slot per call, and frees it when the work ends either way. */
@@ -23,7 +41,8 @@ export interface Admission {
  * Opens the one transaction of a mutation and hands its EntityManager to the work.
  * Services never open their own. A deadlock (40P01) or serialization failure (40001)
  * reruns the whole unit of work with a short, jittered back-off; the client never
- * sees them unless every attempt failed.
+ * sees them unless every attempt failed. With `singleStatement` the unit is one
+ * statement in autocommit instead (no BEGIN/COMMIT round trips; see that option).
  */
 export async function inTransaction<T>(
   dataSource: DataSource,
@@ -35,10 +54,15 @@ export async function inTransaction<T>(
     return admission.run(() => inTransaction(dataSource, work, rest));
   }
   const maxAttempts = options.maxAttempts ?? 5;
+  const autocommit = options.singleStatement === true && !options.rollbackOnly;
   for (let attempt = 1; ; attempt += 1) {
     const runner = dataSource.createQueryRunner();
     try {
       await runner.connect();
+      if (autocommit) {
+        oneStatementOnly(runner);
+        return await work(runner.manager);
+      }
       // READ COMMITTED, PostgreSQL's default: naming it would cost a SET TRANSACTION round trip.
       await runner.startTransaction();
       const result = await work(runner.manager);
@@ -59,4 +83,15 @@ export async function inTransaction<T>(
       await runner.release().catch(() => undefined);
     }
   }
+}
+
+/** Lets the runner send one statement; a second throws (a bug: in autocommit it would commit on its own). */
+function oneStatementOnly(runner: QueryRunner): void {
+  const query = runner.query.bind(runner) as (...args: unknown[]) => Promise<unknown>;
+  let sent = false;
+  (runner as { query: (...args: unknown[]) => Promise<unknown> }).query = (...args: unknown[]) => {
+    if (sent) return Promise.reject(new Error('a singleStatement unit of work sent a second statement'));
+    sent = true;
+    return query(...args);
+  };
 }

@@ -1,23 +1,90 @@
-import { Max, Min } from 'class-validator';
-import { Arg, Args, ArgsType, Authorized, Ctx, Field, ID, Info, Int, Mutation, Query, Resolver } from 'type-graphql';
-import type { GraphQLResolveInfo } from 'graphql';
+import { IsDefined, Max, Min } from 'class-validator';
+import {
+  Arg,
+  Args,
+  ArgsType,
+  Authorized,
+  Ctx,
+  Field,
+  FieldResolver,
+  ID,
+  Info,
+  Int,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+} from 'type-graphql';
+import { getArgumentValues, getNamedType, isObjectType, type GraphQLResolveInfo } from 'graphql';
 import type { EntityManager } from 'typeorm';
 import { ApiKeyScope } from '../api-keys/api-key.entity';
-import { ViewerKind, type AccessRule } from '../auth/principal';
-import { errorCodeOf } from '../errors';
+import { ViewerKind, type AccessRule, type Principal } from '../auth/principal';
+import { AppError, errorCodeOf } from '../errors';
 import type { Context } from '../http/context';
-import { selectedFieldNames } from '../http/selection';
+import { fieldsNamed } from '../http/selection';
+import type { RemovedMembership } from '../memberships/membership.entity';
 import { MAX_PAGE_SIZE, type Page } from '../pagination';
-import { DeletionLogService } from './deletion-log.service';
+import type { TerminatedSession } from '../sessions/session.entity';
+import { DeletionLogService, toListPage, type ListPage } from './deletion-log.service';
 import { DeletionService, type ListSelection } from './deletion.service';
+import type { ListName } from './deletion.sql';
 import {
+  CascadedUserConnection,
   DeleteOrganizationPayload,
   DeleteUserPayload,
   DeletionKind,
   DeletionReceipt,
   Event,
   EventConnection,
+  RemovedMembershipConnection,
+  RetainedUserConnection,
+  TerminatedSessionConnection,
+  type CascadedUser,
+  type RetainedUser,
 } from './deletion.types';
+
+/** Who may read receipts, and page through their lists: Query.deletionReceipt and DeletionReceipt's connections. */
+const RECEIPT_READERS: AccessRule[] = [ViewerKind.ADMIN, ApiKeyScope.USERS_DELETE, ApiKeyScope.ORGANIZATIONS_DELETE];
+
+function mayReadReceiptLists(principal: Principal): boolean {
+  if (principal.kind === ViewerKind.ADMIN) return true;
+  return principal.kind === ViewerKind.API_KEY && RECEIPT_READERS.some((rule) => principal.scopes.has(rule as string));
+}
+
+/** The default and the bound of a payload list's page (issue 13): the whole list is in the receipt. */
+export const PAYLOAD_PAGE_SIZE = 100;
+
+@ArgsType()
+class PayloadListArgs {
+  @Field(() => Int, {
+    nullable: true,
+    defaultValue: PAYLOAD_PAGE_SIZE,
+    description: `1 to ${MAX_PAGE_SIZE}. The rest: deletionReceipt(subjectId) { <this list>(after: pageInfo.endCursor) }.`,
+  })
+  @IsDefined({ message: 'first must not be null' })
+  @Min(1)
+  @Max(MAX_PAGE_SIZE)
+  first: number = PAYLOAD_PAGE_SIZE;
+}
+
+@ArgsType()
+class ReceiptListArgs {
+  @Field(() => Int, {
+    nullable: true,
+    defaultValue: 50,
+    description: `1 to ${MAX_PAGE_SIZE}.`,
+  })
+  @IsDefined({ message: 'first must not be null' })
+  @Min(1)
+  @Max(MAX_PAGE_SIZE)
+  first: number = 50;
+
+  @Field(() => String, {
+    nullable: true,
+    description: "An endCursor of the same list, from this receipt's page or the deletion's payload.",
+  })
+  after?: string | null;
+}
 
 @ArgsType()
 class EventArgs {
@@ -29,18 +96,54 @@ class EventArgs {
   @Field(() => String, { nullable: true })
   after?: string | null;
 
-  @Field(() => [String], { nullable: true, description: 'Only events of these types.' })
+  @Field(() => [String], {
+    nullable: true,
+    description: 'Only events of these types.',
+  })
   types?: string[] | null;
 }
 
-function listSelection(info: GraphQLResolveInfo): ListSelection {
-  const selected = selectedFieldNames(info);
-  return {
-    terminatedSessions: selected.has('terminatedSessions'),
-    removedMemberships: selected.has('removedMemberships'),
-    cascadedUsers: selected.has('cascadedUsers'),
-    retainedUserIds: selected.has('retainedUserIds'),
+const RECEIPT_LISTS: readonly ListName[] = ['terminatedSessions', 'removedMemberships', 'cascadedUsers', 'retainedUsers'];
+
+/**
+ * How many entries of each list the deletion statement returns: the largest `first` the
+ * client gave the list (aliases may select it more than once), 0 when not selected.
+ * Checked here, before anything is deleted, as the field's own validation would only run
+ * after the deletion: `first` outside 1..MAX_PAGE_SIZE is BAD_USER_INPUT and nothing happens.
+ * Selecting a receipt's lists without the right to read them (RECEIPT_READERS) is FORBIDDEN,
+ * before the deletion too.
+ */
+function listSelection(info: GraphQLResolveInfo, principal: Principal, lists: readonly ListName[]): ListSelection {
+  const payloadType = getNamedType(info.returnType);
+  if (!isObjectType(payloadType)) throw new Error(`${info.fieldName} does not return an object type`);
+  const top = info.fieldNodes.map((node) => node.selectionSet);
+  const sizes: ListSelection = {
+    terminatedSessions: 0,
+    removedMemberships: 0,
+    cascadedUsers: 0,
+    retainedUsers: 0,
   };
+  for (const list of lists) {
+    for (const node of fieldsNamed(info, top, [list])) {
+      const { first } = getArgumentValues(payloadType.getFields()[list], node, info.variableValues);
+      if (typeof first !== 'number' || first < 1 || first > MAX_PAGE_SIZE) {
+        throw AppError.badInput('first', `${list}: first must be between 1 and ${MAX_PAGE_SIZE}`);
+      }
+      sizes[list] = Math.max(sizes[list], first);
+    }
+  }
+  const receiptNodes = fieldsNamed(info, top, ['receipt']);
+  if (
+    !mayReadReceiptLists(principal) &&
+    fieldsNamed(
+      info,
+      receiptNodes.map((node) => node.selectionSet),
+      RECEIPT_LISTS,
+    ).length > 0
+  ) {
+    throw AppError.forbidden("A receipt's lists are for the admin and API keys with USERS_DELETE or ORGANIZATIONS_DELETE");
+  }
+  return sizes;
 }
 
 @Resolver()
@@ -53,18 +156,24 @@ export class DeletionResolver {
    * records metrics. At most DB_DELETION_CONCURRENCY deletions hold a connection at
    * once; the others wait in arrival order (DeletionBulkhead). Every connection has lock
    * and statement timeouts (DB_LOCK_TIMEOUT_MS, DB_STATEMENT_TIMEOUT_MS), so a stuck
-   * lock is a clear CONFLICT, not a hung request.
+   * lock is a clear CONFLICT, not a hung request. `singleStatement` (deleteUser, issue 13):
+   * the work is one statement, run in autocommit unless it is a dry run (inTransaction).
    */
   private async run<T extends { receipt: DeletionReceipt }>(
     ctx: Context,
     kind: DeletionKind,
     dryRun: boolean,
     work: (manager: EntityManager) => Promise<T>,
+    singleStatement = false,
   ): Promise<T> {
     try {
       // Through the deletion bulkhead (issue 10): a permit before the transaction opens,
       // given back after it ends; a wait past DB_DELETION_QUEUE_TIMEOUT_MS answers "busy".
-      const result = await ctx.transaction(work, { rollbackOnly: dryRun, admission: ctx.deletionBulkhead });
+      const result = await ctx.transaction(work, {
+        rollbackOnly: dryRun,
+        admission: ctx.deletionBulkhead,
+        singleStatement,
+      });
       const { terminatedSessionCount, removedMembershipCount, cascadedUserCount } = result.receipt;
       // A dry run removed nothing: it is counted, but observes no rows.
       ctx.metrics.recordDeletion(
@@ -95,15 +204,26 @@ export class DeletionResolver {
   })
   async deleteUser(
     @Arg('id', () => ID) id: string,
-    @Arg('dryRun', () => Boolean, { nullable: true, defaultValue: false }) dryRun: boolean | null,
+    @Arg('dryRun', () => Boolean, { nullable: true, defaultValue: false })
+    dryRun: boolean | null,
     @Ctx() ctx: Context,
     @Info() info: GraphQLResolveInfo,
   ): Promise<DeleteUserPayload> {
     const isDryRun = dryRun === true;
-    const result = await this.run(ctx, DeletionKind.USER, isDryRun, (manager) =>
-      this.deletions.deleteUser(manager, ctx.principal, id, listSelection(info)),
+    const lists = listSelection(info, ctx.principal, ['terminatedSessions', 'removedMemberships']);
+    // One statement (issue 13): in autocommit, one round trip; a dry run is BEGIN, it, ROLLBACK.
+    const result = await this.run(
+      ctx,
+      DeletionKind.USER,
+      isDryRun,
+      (manager) => this.deletions.deleteUser(manager, ctx.principal, id, lists),
+      true,
     );
-    return { ...result, dryRun: isDryRun, receipt: isDryRun ? null : result.receipt };
+    return {
+      ...result,
+      dryRun: isDryRun,
+      receipt: isDryRun ? null : result.receipt,
+    };
   }
 
   @Authorized<AccessRule>(ViewerKind.ADMIN, ViewerKind.SESSION, ApiKeyScope.ORGANIZATIONS_DELETE)
@@ -114,18 +234,24 @@ export class DeletionResolver {
   })
   async deleteOrganization(
     @Arg('id', () => ID) id: string,
-    @Arg('dryRun', () => Boolean, { nullable: true, defaultValue: false }) dryRun: boolean | null,
+    @Arg('dryRun', () => Boolean, { nullable: true, defaultValue: false })
+    dryRun: boolean | null,
     @Ctx() ctx: Context,
     @Info() info: GraphQLResolveInfo,
   ): Promise<DeleteOrganizationPayload> {
     const isDryRun = dryRun === true;
+    const lists = listSelection(info, ctx.principal, RECEIPT_LISTS);
     const result = await this.run(ctx, DeletionKind.ORGANIZATION, isDryRun, (manager) =>
-      this.deletions.deleteOrganization(manager, ctx.principal, id, listSelection(info)),
+      this.deletions.deleteOrganization(manager, ctx.principal, id, lists),
     );
-    return { ...result, dryRun: isDryRun, receipt: isDryRun ? null : result.receipt };
+    return {
+      ...result,
+      dryRun: isDryRun,
+      receipt: isDryRun ? null : result.receipt,
+    };
   }
 
-  @Authorized<AccessRule>(ViewerKind.ADMIN, ApiKeyScope.USERS_DELETE, ApiKeyScope.ORGANIZATIONS_DELETE)
+  @Authorized<AccessRule>(...RECEIPT_READERS)
   @Query(() => DeletionReceipt, {
     nullable: true,
     description: 'The receipt of a deleteUser or deleteOrganization call on this subject; null if none happened.',
@@ -136,8 +262,155 @@ export class DeletionResolver {
 
   // Issue 12: keys with EVENTS_READ poll the outbox too (the trusted Events operation).
   @Authorized<AccessRule>(ViewerKind.ADMIN, ApiKeyScope.EVENTS_READ)
-  @Query(() => EventConnection, { description: 'Events of the outbox, oldest first; poll with after: endCursor. The admin, or a key with EVENTS_READ.' })
+  @Query(() => EventConnection, {
+    description: 'Events of the outbox, oldest first; poll with after: endCursor. The admin, or a key with EVENTS_READ.',
+  })
   events(@Args(() => EventArgs) args: EventArgs, @Ctx() ctx: Context): Promise<Page<Event>> {
     return this.log.events(ctx.reader, args);
+  }
+}
+
+const PAYLOAD_LIST =
+  'The first page, in the order the deletion wrote its events; totalCount is the whole list. ' +
+  'pageInfo.endCursor continues in deletionReceipt(subjectId) with the same field (null for a dry run, which keeps no receipt).';
+
+/** The payload's pages: the entries the deletion statement returned, shaped per field (issue 13). */
+function payloadPage<T>(
+  payload: { dryRun: boolean; firstPages: Record<string, unknown> },
+  list: ListName,
+  first: number,
+): ListPage<T> {
+  const { entries, totalCount } = payload.firstPages[list] as {
+    entries: Array<{ position: string; node: T }>;
+    totalCount: number;
+  };
+  return toListPage(entries, first, totalCount, !payload.dryRun);
+}
+
+@Resolver(() => DeleteUserPayload)
+export class DeleteUserPayloadResolver {
+  @FieldResolver(() => TerminatedSessionConnection, {
+    description: `The sessions ended. ${PAYLOAD_LIST}`,
+  })
+  terminatedSessions(
+    @Root() payload: DeleteUserPayload,
+    @Args(() => PayloadListArgs) args: PayloadListArgs,
+  ): ListPage<TerminatedSession> {
+    return payloadPage(payload, 'terminatedSessions', args.first);
+  }
+
+  @FieldResolver(() => RemovedMembershipConnection, {
+    description: `The memberships removed. ${PAYLOAD_LIST}`,
+  })
+  removedMemberships(
+    @Root() payload: DeleteUserPayload,
+    @Args(() => PayloadListArgs) args: PayloadListArgs,
+  ): ListPage<RemovedMembership> {
+    return payloadPage(payload, 'removedMemberships', args.first);
+  }
+}
+
+@Resolver(() => DeleteOrganizationPayload)
+export class DeleteOrganizationPayloadResolver {
+  @FieldResolver(() => TerminatedSessionConnection, {
+    description: `Every active session of every member, ended. ${PAYLOAD_LIST}`,
+  })
+  terminatedSessions(
+    @Root() payload: DeleteOrganizationPayload,
+    @Args(() => PayloadListArgs) args: PayloadListArgs,
+  ): ListPage<TerminatedSession> {
+    return payloadPage(payload, 'terminatedSessions', args.first);
+  }
+
+  @FieldResolver(() => RemovedMembershipConnection, {
+    description: `The memberships removed. ${PAYLOAD_LIST}`,
+  })
+  removedMemberships(
+    @Root() payload: DeleteOrganizationPayload,
+    @Args(() => PayloadListArgs) args: PayloadListArgs,
+  ): ListPage<RemovedMembership> {
+    return payloadPage(payload, 'removedMemberships', args.first);
+  }
+
+  @FieldResolver(() => CascadedUserConnection, {
+    description: `Members whose only organization this was; now deleted. ${PAYLOAD_LIST}`,
+  })
+  cascadedUsers(
+    @Root() payload: DeleteOrganizationPayload,
+    @Args(() => PayloadListArgs) args: PayloadListArgs,
+  ): ListPage<CascadedUser> {
+    return payloadPage(payload, 'cascadedUsers', args.first);
+  }
+
+  @FieldResolver(() => RetainedUserConnection, {
+    description: `Members who belong to other organizations and keep their accounts. ${PAYLOAD_LIST}`,
+  })
+  retainedUsers(
+    @Root() payload: DeleteOrganizationPayload,
+    @Args(() => PayloadListArgs) args: PayloadListArgs,
+  ): ListPage<RetainedUser> {
+    return payloadPage(payload, 'retainedUsers', args.first);
+  }
+}
+
+const RECEIPT_LIST =
+  'Read from the events the deletion wrote, in their order; after: an endCursor of this list, from this field or ' +
+  "the deletion's payload. The admin, or a key with USERS_DELETE or ORGANIZATIONS_DELETE.";
+
+/**
+ * A receipt's whole lists, page by page (issue 13), from the events the deletion wrote
+ * (DeletionLogService.listPage). Access as Query.deletionReceipt's, wherever the receipt
+ * is reached (a deletion's payload too: there the mutation refuses beforehand).
+ */
+@Resolver(() => DeletionReceipt)
+export class DeletionReceiptResolver {
+  private readonly log = new DeletionLogService();
+
+  @Authorized<AccessRule>(...RECEIPT_READERS)
+  @FieldResolver(() => TerminatedSessionConnection, {
+    description: `The sessions the deletion ended. ${RECEIPT_LIST}`,
+  })
+  terminatedSessions(
+    @Root() receipt: DeletionReceipt,
+    @Args(() => ReceiptListArgs) args: ReceiptListArgs,
+    @Ctx() ctx: Context,
+  ): Promise<ListPage<TerminatedSession>> {
+    return this.log.listPage(ctx.reader, receipt, 'terminatedSessions', args);
+  }
+
+  @Authorized<AccessRule>(...RECEIPT_READERS)
+  @FieldResolver(() => RemovedMembershipConnection, {
+    description: `The memberships the deletion removed. ${RECEIPT_LIST}`,
+  })
+  removedMemberships(
+    @Root() receipt: DeletionReceipt,
+    @Args(() => ReceiptListArgs) args: ReceiptListArgs,
+    @Ctx() ctx: Context,
+  ): Promise<ListPage<RemovedMembership>> {
+    return this.log.listPage(ctx.reader, receipt, 'removedMemberships', args);
+  }
+
+  @Authorized<AccessRule>(...RECEIPT_READERS)
+  @FieldResolver(() => CascadedUserConnection, {
+    description: `The users an organization deletion deleted with it (empty for a user deletion). ${RECEIPT_LIST}`,
+  })
+  cascadedUsers(
+    @Root() receipt: DeletionReceipt,
+    @Args(() => ReceiptListArgs) args: ReceiptListArgs,
+    @Ctx() ctx: Context,
+  ): Promise<ListPage<CascadedUser>> {
+    return this.log.listPage(ctx.reader, receipt, 'cascadedUsers', args);
+  }
+
+  @Authorized<AccessRule>(...RECEIPT_READERS)
+  @FieldResolver(() => RetainedUserConnection, {
+    description: `The members an organization deletion left with their accounts (empty for a user deletion). ${RECEIPT_LIST}`,
+  })
+  retainedUsers(
+    @Root() receipt: DeletionReceipt,
+    @Args(() => ReceiptListArgs) args: ReceiptListArgs,
+    @Ctx() ctx: Context,
+  ): Promise<ListPage<RetainedUser>> {
+    return this.log.listPage(ctx.reader, receipt, 'retainedUsers', args);
   }
 }

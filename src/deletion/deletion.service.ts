@@ -2,42 +2,49 @@ import type { EntityManager } from 'typeorm';
 import { authorizeOrganizationDeletion, authorizeUserDeletion } from '../auth/access';
 import { actorOf, ViewerKind, type Principal } from '../auth/principal';
 import { roleIn } from '../database/locks';
-import { AppError, retryTransaction } from '../errors';
+import { AppError, sqlState } from '../errors';
 import { newId, parseId } from '../ids';
 import type { RemovedMembership } from '../memberships/membership.entity';
 import type { TerminatedSession } from '../sessions/session.entity';
 import {
+  CALL_DELETE_USER,
   DELETE_ORGANIZATION,
-  DELETE_USER,
+  DELETE_USER_LAST_OWNER,
+  DELETE_USER_NOT_FOUND,
   LOCK_MEMBERS,
   LOCK_ORGANIZATION,
-  LOCK_OWNED_ORGANIZATIONS,
-  LOCK_USER,
 } from './deletion.sql';
 import {
   DeletionKind,
   type DeleteOrganizationPayload,
   type DeleteUserPayload,
   type DeletionReceipt,
+  type FirstEntries,
 } from './deletion.types';
 
 /**
- * Which payload lists to build. An organization of 100,000 members has 300,000
- * sessions: the lists are aggregated only when the client selected them.
+ * The page size of each payload list (issue 13, bounded memory): the statement returns
+ * the first size + 1 entries of each, 0 = not selected (nothing built). An organization of
+ * 100,000 members has 300,000 sessions; the rest is read from the receipt's pages.
  */
 export interface ListSelection {
-  terminatedSessions: boolean;
-  removedMemberships: boolean;
-  cascadedUsers: boolean;
-  retainedUserIds: boolean;
+  terminatedSessions: number;
+  removedMemberships: number;
+  cascadedUsers: number;
+  retainedUsers: number;
 }
 
 /** What a deletion did; the resolver adds dryRun and withholds the receipt of a dry run. */
 export type UserDeletion = Omit<DeleteUserPayload, 'dryRun' | 'receipt'> & { receipt: DeletionReceipt };
 export type OrganizationDeletion = Omit<DeleteOrganizationPayload, 'dryRun' | 'receipt'> & { receipt: DeletionReceipt };
 
+/** One entry of a first page as the statement returns it: the event's position and the node. */
+type PageEntry<T> = { position: string; node: T };
+
 interface ReceiptRow {
   id: string;
+  /** The deletion's transaction (xid8 as text): its events carry the same txid. Null for receipts older than issue 13 whose events are gone. */
+  txid: string | null;
   kind: DeletionKind;
   subject_id: string;
   actor: string;
@@ -50,19 +57,29 @@ interface ReceiptRow {
 
 interface DeletionRow {
   receipt: ReceiptRow;
-  terminated_sessions: Array<Omit<TerminatedSession, 'terminatedAt'> & { terminatedAt: string }> | null;
-  removed_memberships: RemovedMembership[] | null;
-  cascaded_users?: string[] | null;
-  retained_user_ids?: string[] | null;
+  terminated_sessions: Array<PageEntry<TerminatedSession>> | null;
+  removed_memberships: Array<PageEntry<RemovedMembership>> | null;
+  cascaded_users?: Array<PageEntry<{ id: string }>> | null;
+  retained_users?: Array<PageEntry<{ id: string }>> | null;
   /** DELETE_USER only: organizations the user is the last OWNER of, sorted. */
   last_owned_organization_ids?: string[];
   /** DELETE_USER only: every organization the user is an OWNER of. */
   owned_organization_ids?: string[];
 }
 
+/**
+ * Members who kept their accounts: every member had exactly one membership in the
+ * organization (memberships are unique per organization and user), so those not cascaded.
+ * None for a user deletion.
+ */
+export function retainedUserCount(receipt: DeletionReceipt): number {
+  return receipt.kind === DeletionKind.ORGANIZATION ? receipt.removedMembershipCount - receipt.cascadedUserCount : 0;
+}
+
 export function toReceipt(row: ReceiptRow): DeletionReceipt {
   return {
     id: row.id,
+    txid: row.txid ?? null,
     kind: row.kind,
     subjectId: row.subject_id,
     actor: row.actor,
@@ -75,11 +92,27 @@ export function toReceipt(row: ReceiptRow): DeletionReceipt {
 }
 
 /**
- * The rows as PostgreSQL aggregated them, not copied: for 100,000 members this list has
- * 300,000 entries, and the DateTimeISO scalar serializes the ISO text as it is.
+ * A list's first entries (at most its page size + 1) and its total from the receipt's
+ * counts. The nodes are the objects PostgreSQL built (the DateTimeISO scalar serializes the
+ * ISO text as it is). The resolver shapes them into a page (deletion.resolver.ts).
  */
-function terminatedSessions(row: DeletionRow): TerminatedSession[] {
-  return (row.terminated_sessions ?? []) as unknown as TerminatedSession[];
+function firstEntries<T>(entries: Array<PageEntry<T>> | null | undefined, totalCount: number): FirstEntries<T> {
+  return { entries: entries ?? [], totalCount };
+}
+
+/** The AppError for a refusal DELETE_USER_FUNCTION raised (deletion.sql.ts), or undefined for any other failure. */
+function deleteUserRefusal(error: unknown, userId: string): AppError | undefined {
+  const raised = ((error as { driverError?: unknown } | null)?.driverError ?? error) as { message?: unknown; detail?: unknown } | null;
+  const state = sqlState(error);
+  if (state === 'P0002' && raised?.message === DELETE_USER_NOT_FOUND) return AppError.notFound('User', userId);
+  if (state !== 'P0001' || raised?.message !== DELETE_USER_LAST_OWNER || typeof raised.detail !== 'string') return undefined;
+  const lastOwned = JSON.parse(raised.detail) as string[];
+  // The whole statement rolled back: nothing was written.
+  return AppError.conflict(
+    `The user is the last OWNER of ${lastOwned.length === 1 ? 'an organization' : `${lastOwned.length} organizations`} ` +
+      '(extensions.organizationIds); promote another member to OWNER with updateMemberRole, or delete the organization first',
+    { organizationIds: lastOwned },
+  );
 }
 
 /**
@@ -89,6 +122,13 @@ function terminatedSessions(row: DeletionRow): TerminatedSession[] {
  * run, roll back: the work done is the same.
  */
 export class DeletionService {
+  /**
+   * One statement, one round trip (issue 13): the function DELETE_USER_FUNCTION takes the
+   * locks, runs DELETE_USER and checks its result (deletion.sql.ts). The resolver runs it
+   * with `singleStatement` (autocommit; a dry run is BEGIN, the call, ROLLBACK). Refusals
+   * come back as SQLSTATEs and leave as AppErrors: NOT_FOUND, CONFLICT with
+   * extensions.organizationIds for the last OWNER (issue 9), and 40001 retried by the caller.
+   */
   async deleteUser(
     manager: EntityManager,
     principal: Principal,
@@ -97,35 +137,27 @@ export class DeletionService {
   ): Promise<UserDeletion> {
     const userId = parseId('user', id, 'id');
     authorizeUserDeletion(principal, userId);
-    const ownedAtLock: Array<{ id: string }> = await manager.query(LOCK_OWNED_ORGANIZATIONS, [userId]);
-    const locked = await manager.query(LOCK_USER, [userId]);
-    if (locked.length === 0) throw AppError.notFound('User', userId);
-    const [row]: DeletionRow[] = await manager.query(DELETE_USER, [
-      userId,
-      newId('receipt'),
-      actorOf(principal),
-      lists.terminatedSessions,
-      lists.removedMemberships,
-    ]);
-    const lockedIds = new Set(ownedAtLock.map((organization) => organization.id));
-    if ((row.owned_organization_ids ?? []).some((organizationId) => !lockedIds.has(organizationId))) {
-      // Made an OWNER elsewhere between the two lock statements: that organization is not locked. Start over.
-      throw retryTransaction('deleteUser: the user became an OWNER of an organization it had not locked');
+    let row: DeletionRow;
+    try {
+      const [result]: Array<{ deletion: DeletionRow }> = await manager.query(CALL_DELETE_USER, [
+        userId,
+        newId('receipt'),
+        actorOf(principal),
+        lists.terminatedSessions,
+        lists.removedMemberships,
+      ]);
+      row = result.deletion;
+    } catch (error) {
+      throw deleteUserRefusal(error, userId) ?? error;
     }
-    const lastOwned = row.last_owned_organization_ids ?? [];
-    if (lastOwned.length > 0) {
-      // Thrown inside the transaction: it rolls back, and the statement above wrote nothing.
-      throw AppError.conflict(
-        `The user is the last OWNER of ${lastOwned.length === 1 ? 'an organization' : `${lastOwned.length} organizations`} ` +
-          '(extensions.organizationIds); promote another member to OWNER with updateMemberRole, or delete the organization first',
-        { organizationIds: lastOwned },
-      );
-    }
+    const receipt = toReceipt(row.receipt);
     return {
       deletedUserId: userId,
-      terminatedSessions: terminatedSessions(row),
-      removedMemberships: row.removed_memberships ?? [],
-      receipt: toReceipt(row.receipt),
+      firstPages: {
+        terminatedSessions: firstEntries(row.terminated_sessions, receipt.terminatedSessionCount),
+        removedMemberships: firstEntries(row.removed_memberships, receipt.removedMembershipCount),
+      },
+      receipt,
     };
   }
 
@@ -149,15 +181,18 @@ export class DeletionService {
       lists.terminatedSessions,
       lists.removedMemberships,
       lists.cascadedUsers,
-      lists.retainedUserIds,
+      lists.retainedUsers,
     ]);
+    const receipt = toReceipt(row.receipt);
     return {
       deletedOrganizationId: organizationId,
-      terminatedSessions: terminatedSessions(row),
-      removedMemberships: row.removed_memberships ?? [],
-      cascadedUsers: (row.cascaded_users ?? []).map((userId) => ({ id: userId })),
-      retainedUserIds: row.retained_user_ids ?? [],
-      receipt: toReceipt(row.receipt),
+      firstPages: {
+        terminatedSessions: firstEntries(row.terminated_sessions, receipt.terminatedSessionCount),
+        removedMemberships: firstEntries(row.removed_memberships, receipt.removedMembershipCount),
+        cascadedUsers: firstEntries(row.cascaded_users, receipt.cascadedUserCount),
+        retainedUsers: firstEntries(row.retained_users, retainedUserCount(receipt)),
+      },
+      receipt,
     };
   }
 }

@@ -8,8 +8,9 @@
  *      a statement that waited for a lock still sees the snapshot it started with);
  *   2. (organizations) lock every member's user row FOR UPDATE, in ID order;
  *   3. one statement of data-modifying CTEs that removes everything in foreign-key
- *      order, writes the receipt and the events, and returns counts and (only when the
- *      client selected them) the lists for the payload. For a user it also returns the
+ *      order, writes the receipt and the events, and returns counts and, for each list the
+ *      client selected, its first page (issue 13: at most first + 1 entries, read back from
+ *      the events it wrote; the rest is paged from the receipt). For a user it also returns the
  *      organizations the user is the last OWNER of (issue 9): when there are any, the
  *      service refuses with CONFLICT and the transaction rolls back, so nothing is written.
  *      The check runs in this statement's snapshot, taken after steps 0 and 1 hold the
@@ -64,6 +65,48 @@ export const LOCK_MEMBERS = `
   )
   SELECT count(*)::int AS locked FROM locked`;
 
+/**
+ * How each payload list's node is built from the event the deletion wrote (`e.data`), in
+ * the statement and in the receipt's pages (deletion-log.service.ts) alike, so both read
+ * the same thing. `time` is the moment of the deletion: now() in the statement, the
+ * event's occurred_at afterwards (the same value: both are the transaction's start time).
+ */
+export const LIST_NODES = {
+  terminatedSessions: (time: string) =>
+    `json_build_object('id', e.data->>'sessionId', 'userId', e.data->>'userId',
+                       'organizationId', e.data->>'organizationId', 'terminatedAt', ${time})`,
+  removedMemberships: () =>
+    `json_build_object('id', e.data->>'membershipId', 'organizationId', e.data->>'organizationId',
+                       'userId', e.data->>'userId', 'role', e.data->>'role')`,
+  cascadedUsers: () => `json_build_object('id', e.data->>'userId')`,
+  retainedUsers: () => `json_build_object('id', e.data->>'userId')`,
+} as const;
+
+/** The event type each list is read from (retained users: membership events of users not deleted). */
+export const LIST_EVENT_TYPES = {
+  terminatedSessions: 'session.terminated',
+  removedMemberships: 'organization_membership.deleted',
+  cascadedUsers: 'user.deleted',
+  retainedUsers: 'organization_membership.deleted',
+} as const;
+
+export type ListName = keyof typeof LIST_EVENT_TYPES;
+
+/**
+ * A payload list's first page (issue 13, bounded memory): when `size` > 0, the first
+ * size + 1 events of the list's type this statement wrote, in position order, as a JSON
+ * array of {"position": "<bigint as text>", "node": {…}}; null when size is 0 (not
+ * selected). The extra row tells whether there is a next page.
+ */
+function firstPage(list: ListName, size: string, extraCondition = ''): string {
+  return `CASE WHEN ${size} > 0 THEN (
+      SELECT coalesce(json_agg(json_build_object('position', e.position::text, 'node', ${LIST_NODES[list]('now()')})
+                               ORDER BY e.position), '[]')
+        FROM (SELECT position, data FROM new_events
+               WHERE type = '${LIST_EVENT_TYPES[list]}'${extraCondition}
+               ORDER BY position LIMIT ${size} + 1) e) END`;
+}
+
 /** Shared tail: receipt, events and the result row. Expects CTEs terminated, removed_memberships, deleted_users, subject. */
 function receiptEventsAndResult(kind: 'USER' | 'ORGANIZATION', subjectEvent: string): string {
   return `
@@ -104,22 +147,19 @@ function receiptEventsAndResult(kind: 'USER' | 'ORGANIZATION', subjectEvent: str
     -- in the order written (sessions, memberships, users, organization) and the events get
     -- their positions in that order. Sorting 450,000 facts for 100,000 members spilled to
     -- disk and bought nothing (test/deletion.test.ts checks the order).
-    RETURNING 1
+    -- Read back only for the payload's first pages: when no list is selected nothing reads
+    -- this CTE, and PostgreSQL runs the INSERT to completion without keeping its rows.
+    RETURNING position, type, data
   )
   SELECT
     (SELECT row_to_json(receipt) FROM receipt) AS receipt,
-    CASE WHEN $4 THEN (
-      SELECT coalesce(json_agg(json_build_object('id', id, 'userId', user_id, 'organizationId', organization_id,
-                                                 'terminatedAt', terminated_at) ORDER BY id COLLATE "C"), '[]')
-        FROM terminated) END AS terminated_sessions,
-    CASE WHEN $5 THEN (
-      SELECT coalesce(json_agg(json_build_object('id', id, 'userId', user_id, 'organizationId', organization_id,
-                                                 'role', role) ORDER BY id COLLATE "C"), '[]')
-        FROM removed_memberships) END AS removed_memberships`;
+    ${firstPage('terminatedSessions', '$4')} AS terminated_sessions,
+    ${firstPage('removedMemberships', '$5')} AS removed_memberships`;
 }
 
 /**
- * $1 user, $2 receipt id, $3 actor, $4/$5 return the session/membership lists. Also
+ * $1 user, $2 receipt id, $3 actor, $4/$5 the page sizes of the session/membership lists
+ * (int, 1..MAX_PAGE_SIZE; 0 = not selected, the column is null). Also
  * returns owned_organization_ids, the organizations where the user is an OWNER, and
  * last_owned_organization_ids, those of them with no other OWNER (issue 9's last-OWNER
  * guard; the service refuses when there are any).
@@ -161,8 +201,9 @@ export const DELETE_USER = `
     (SELECT coalesce(json_agg(organization_id), '[]') FROM owned) AS owned_organization_ids`;
 
 /**
- * $1 organization, $2 receipt id, $3 actor, $4/$5 as for users,
- * $6/$7 return the cascaded/retained user lists.
+ * $1 organization, $2 receipt id, $3 actor, $4/$5 as for users, $6/$7 the page sizes of
+ * the cascaded/retained user lists (0 = not selected). Retained users are the members whose
+ * membership event has no user.deleted event beside it, as the receipt's pages read them.
  */
 export const DELETE_ORGANIZATION = `
   WITH
@@ -236,8 +277,85 @@ export const DELETE_ORGANIZATION = `
       SELECT 'organization.deleted', jsonb_build_object('organizationId', id, 'receiptId', $2::text)
         FROM subject`,
   )},
-    CASE WHEN $6 THEN (
-      SELECT coalesce(json_agg(id ORDER BY id COLLATE "C"), '[]') FROM deleted_users) END AS cascaded_users,
-    CASE WHEN $7 THEN (
-      SELECT coalesce(json_agg(user_id ORDER BY user_id COLLATE "C"), '[]') FROM members WHERE retained) END
-      AS retained_user_ids`;
+    ${firstPage('cascadedUsers', '$6')} AS cascaded_users,
+    ${firstPage('retainedUsers', '$7', `
+                 AND NOT EXISTS (SELECT 1 FROM deleted_users d WHERE d.id = data->>'userId')`)} AS retained_users`;
+
+/**
+ * deleteUser in one round trip (issue 13): steps 0, 1 and 3 above in a plpgsql function,
+ * called in autocommit (src/database/transaction.ts `singleStatement`). PostgreSQL runs the
+ * call in a transaction of its own, so it commits, or rolls back entirely, as one unit.
+ *
+ * Why the order of work holds as with separate statements: a VOLATILE function takes a
+ * fresh snapshot for each statement in it under READ COMMITTED, as separate statements of
+ * a transaction would. The locks of steps 0 and 1 are granted before DELETE_USER starts,
+ * so its snapshot sees every change committed by whoever held them (the last-OWNER check
+ * included); a lock that waited returns the row's newest version, as FOR UPDATE always does.
+ * Plans are prepared and cached per backend by plpgsql on first use, which is where the
+ * saving is (bench/profile-2026-11-30.md: about 1.9 → 0.4 ms of PostgreSQL CPU): no
+ * protocol-level prepared statement is needed, so PgBouncer in transaction mode serves it.
+ *
+ * Outcomes, as the function raises them (the service maps them, src/errors.ts AppErrors):
+ * - no such user: SQLSTATE P0002 with DELETE_USER_NOT_FOUND as message → NOT_FOUND;
+ * - the user became an OWNER of an organization step 0 had not locked: 40001, retried by
+ *   inTransaction like any serialization failure;
+ * - the user is the last OWNER of organizations: P0001 with DELETE_USER_LAST_OWNER as
+ *   message and the sorted organization IDs as a JSON array in DETAIL → CONFLICT with
+ *   extensions.organizationIds. Raised after DELETE_USER ran, so its writes roll back;
+ * - otherwise DELETE_USER's result row, as one json value (`row_to_json`).
+ *
+ * The name is versioned: the SQL is frozen in a migration (CREATE OR REPLACE from a copy of
+ * deleteUserFunctionDefinition()'s text), and a server of the previous version keeps calling
+ * its own function during a rolling deploy. Changing LOCK_OWNED_ORGANIZATIONS, LOCK_USER or
+ * DELETE_USER therefore means a new migration with delete_user_v<N+1> and the name here;
+ * test/delete-user-round-trip.test.ts fails until the database's function body equals the text
+ * generated here.
+ */
+export const DELETE_USER_FUNCTION = 'delete_user_v1';
+
+/** The SQL types of DELETE_USER's parameters $1, $2, … in order: the function's own parameters. */
+export const DELETE_USER_PARAMETER_TYPES: readonly string[] = ['text', 'text', 'text', 'integer', 'integer'];
+
+export const DELETE_USER_NOT_FOUND = 'delete_user: no such user';
+export const DELETE_USER_LAST_OWNER = 'delete_user: last OWNER';
+
+/** The plpgsql body of DELETE_USER_FUNCTION (pg_proc.prosrc). DELETE_USER's $n are the function's parameters. */
+export function deleteUserFunctionBody(): string {
+  return `
+DECLARE
+  _owned_at_lock text[];
+  _deletion record;
+BEGIN
+  SELECT coalesce(array_agg(_locked.id), '{}') INTO _owned_at_lock FROM (${LOCK_OWNED_ORGANIZATIONS}) _locked;
+  PERFORM 1 FROM (${LOCK_USER}) _locked;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = 'P0002', MESSAGE = '${DELETE_USER_NOT_FOUND}';
+  END IF;
+  ${DELETE_USER}
+  INTO _deletion;
+  IF EXISTS (SELECT 1 FROM json_array_elements_text(_deletion.owned_organization_ids) _owned(id)
+              WHERE _owned.id <> ALL (_owned_at_lock)) THEN
+    RAISE EXCEPTION USING ERRCODE = '40001',
+      MESSAGE = 'delete_user: the user became an OWNER of an organization it had not locked';
+  END IF;
+  IF json_array_length(_deletion.last_owned_organization_ids) > 0 THEN
+    RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = '${DELETE_USER_LAST_OWNER}',
+      DETAIL = _deletion.last_owned_organization_ids::text;
+  END IF;
+  RETURN row_to_json(_deletion);
+END
+`;
+}
+
+/** The statement that creates DELETE_USER_FUNCTION, as its migration holds it (frozen). */
+export function deleteUserFunctionDefinition(): string {
+  return (
+    `CREATE OR REPLACE FUNCTION ${DELETE_USER_FUNCTION}(${DELETE_USER_PARAMETER_TYPES.join(', ')})\n` +
+    `  RETURNS json LANGUAGE plpgsql VOLATILE AS $function$${deleteUserFunctionBody()}$function$`
+  );
+}
+
+/** deleteUser's one statement: DELETE_USER's parameters in order; returns one row, `deletion` (json). */
+export const CALL_DELETE_USER = `SELECT ${DELETE_USER_FUNCTION}(${DELETE_USER_PARAMETER_TYPES.map(
+  (type, index) => `$${index + 1}::${type}`,
+).join(', ')}) AS deletion`;

@@ -16,6 +16,13 @@ export class DeletionReceipt {
   @Field(() => ID)
   id: string;
 
+  /**
+   * Not in the schema: the deletion's transaction ID (xid8 as text), which its events carry;
+   * the receipt's list pages read them by it (deletion-log.service.ts). Null only for a
+   * receipt written before issue 13 whose events were gone when the migration backfilled it.
+   */
+  txid: string | null;
+
   @Field(() => DeletionKind)
   kind: DeletionKind;
 
@@ -45,22 +52,57 @@ export class DeletionReceipt {
   digest: string;
 }
 
-@ObjectType()
+@ObjectType({ description: 'A member whose only organization this was; deleted with it.' })
 export class CascadedUser {
   @Field(() => ID)
   id: string;
 }
 
-@ObjectType()
+@ObjectType({ description: 'A member who belongs to other organizations and keeps their account.' })
+export class RetainedUser {
+  @Field(() => ID)
+  id: string;
+}
+
+/*
+ * Issue 13, bounded memory: a deletion's lists are pages. The payload carries the first
+ * page of each (from the deletion's own statement), with its totalCount (the receipt's
+ * count) and an endCursor that continues into the receipt's pages of the same list, read
+ * from the events the deletion wrote. Nodes come in the order those events were written.
+ */
+
+@ObjectType({ description: 'Sessions a deletion ended, in the order of its session.terminated events.' })
+export class TerminatedSessionConnection extends Connection(TerminatedSession) {}
+
+@ObjectType({ description: 'Memberships a deletion removed, in the order of its organization_membership.deleted events.' })
+export class RemovedMembershipConnection extends Connection(RemovedMembership) {}
+
+@ObjectType({ description: 'Users an organization deletion deleted with it, in the order of its user.deleted events.' })
+export class CascadedUserConnection extends Connection(CascadedUser) {}
+
+@ObjectType({ description: 'Members an organization deletion left with their accounts, in the order of their membership events.' })
+export class RetainedUserConnection extends Connection(RetainedUser) {}
+
+/** A list's first entries as the deletion statement returned them (at most first + 1), and its total. */
+export interface FirstEntries<T> {
+  entries: Array<{ position: string; node: T }>;
+  totalCount: number;
+}
+
+@ObjectType({
+  description:
+    'terminatedSessions and removedMemberships are connections: the first page, its totalCount and an endCursor that ' +
+    'continues in deletionReceipt(subjectId) { terminatedSessions(after:) … } (issue 13).',
+})
 export class DeleteUserPayload {
   @Field(() => ID)
   deletedUserId: string;
 
-  @Field(() => [TerminatedSession])
-  terminatedSessions: TerminatedSession[];
-
-  @Field(() => [RemovedMembership])
-  removedMemberships: RemovedMembership[];
+  /** Not in the schema: the statement's first entries, shaped into pages by DeleteUserPayloadResolver. */
+  firstPages: {
+    terminatedSessions: FirstEntries<TerminatedSession>;
+    removedMemberships: FirstEntries<RemovedMembership>;
+  };
 
   @Field()
   dryRun: boolean;
@@ -69,22 +111,22 @@ export class DeleteUserPayload {
   receipt: DeletionReceipt | null;
 }
 
-@ObjectType()
+@ObjectType({
+  description:
+    'Each list is a connection: the first page, its totalCount and an endCursor that continues in ' +
+    'deletionReceipt(subjectId) { terminatedSessions(after:) … } (issue 13).',
+})
 export class DeleteOrganizationPayload {
   @Field(() => ID)
   deletedOrganizationId: string;
 
-  @Field(() => [TerminatedSession], { description: "Every active session of every member, ended." })
-  terminatedSessions: TerminatedSession[];
-
-  @Field(() => [RemovedMembership])
-  removedMemberships: RemovedMembership[];
-
-  @Field(() => [CascadedUser], { description: 'Members whose only organization this was; now deleted.' })
-  cascadedUsers: CascadedUser[];
-
-  @Field(() => [ID], { description: 'Members who belong to other organizations and keep their accounts.' })
-  retainedUserIds: string[];
+  /** Not in the schema: the statement's first entries, shaped into pages by DeleteOrganizationPayloadResolver. */
+  firstPages: {
+    terminatedSessions: FirstEntries<TerminatedSession>;
+    removedMemberships: FirstEntries<RemovedMembership>;
+    cascadedUsers: FirstEntries<CascadedUser>;
+    retainedUsers: FirstEntries<RetainedUser>;
+  };
 
   @Field()
   dryRun: boolean;

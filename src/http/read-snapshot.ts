@@ -37,7 +37,7 @@ export class ReadSnapshot {
   /** Settles when the statement asked for last has finished. */
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly dataSource: DataSource) {
+  constructor(dataSource: DataSource) {
     this.runner = dataSource.createQueryRunner();
     // Every statement of the runner asks connect() for its connection; the first call
     // takes one from the pool and begins the transaction on it, and every caller (the
@@ -45,7 +45,7 @@ export class ReadSnapshot {
     const connect = this.runner.connect.bind(this.runner);
     this.runner.connect = () => {
       this.begun ??= connect().then(async (connection: { query(sql: string): Promise<unknown> }) => {
-        this.dataSource.logger.logQuery(ReadSnapshot.BEGIN, [], this.runner);
+        // Sent on the pg client itself: the driver-level QueryCounter counts it (src/database/query-counter.ts).
         await connection.query(ReadSnapshot.BEGIN);
         return connection;
       });

@@ -4,7 +4,12 @@ import { ApiKeyResolver } from '../api-keys/api-key.resolver';
 import { sessionRefusalHint } from '../auth/access';
 import { ViewerKind } from '../auth/principal';
 import { ViewerResolver } from '../auth/viewer.resolver';
-import { DeletionResolver } from '../deletion/deletion.resolver';
+import {
+  DeleteOrganizationPayloadResolver,
+  DeleteUserPayloadResolver,
+  DeletionReceiptResolver,
+  DeletionResolver,
+} from '../deletion/deletion.resolver';
 import { AppError } from '../errors';
 import { InvitationResolver, OrganizationInvitationsResolver, ViewerInvitationsResolver } from '../invitations/invitation.resolver';
 import { MembershipResolver } from '../memberships/membership.resolver';
@@ -21,6 +26,9 @@ export const resolvers = [
   MembershipResolver,
   SessionResolver,
   DeletionResolver,
+  DeleteUserPayloadResolver,
+  DeleteOrganizationPayloadResolver,
+  DeletionReceiptResolver,
   ApiKeyResolver,
   InvitationResolver,
   OrganizationInvitationsResolver,
