@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
@@ -133,8 +134,14 @@ export async function startChildServer(databaseUrl: string, extraArgs: string[] 
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
+  let stopping = false;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // A server that dies in the middle of a case makes the next request fail with no reason given: say why.
+  child.once('exit', (code, signal) => {
+    if (!stopping) process.stderr.write(`\nThe server (pid ${child.pid}) exited (code ${code}, signal ${signal}); its last output:\n${output.slice(-5000)}\n`);
+  });
   const stop = async () => {
+    stopping = true;
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
@@ -200,19 +207,53 @@ export interface GqlResult {
   body: { data?: Record<string, unknown> | null; errors?: Array<{ message: string; extensions?: { code?: string } }> };
 }
 
-/** One GraphQL call over HTTP; the time runs until the whole response body has arrived. */
-export async function gql(url: string, token: string, query: string, variables: Record<string, unknown>): Promise<GqlResult> {
-  const started = process.hrtime.bigint();
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }),
+/**
+ * One GraphQL call over HTTP. The time runs until the whole response body has arrived.
+ * Errors in the response are returned, not thrown. Each call opens a connection of its own
+ * (no keep-alive pool, so a socket the server closed after its keep-alive timeout while the
+ * bench was seeding cannot be reused), and a failed request says why: fetch() reported
+ * only "fetch failed" when one 100,000-member run lost its request.
+ */
+export function gqlRaw(url: string, token: string, query: string, variables: Record<string, unknown>): Promise<GqlResult> {
+  const payload = JSON.stringify({ query, variables });
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const request = http.request(
+      url,
+      {
+        method: 'POST',
+        agent: false,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(payload),
+          authorization: `Bearer ${token}`,
+        },
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('error', reject);
+        response.on('end', () => {
+          const ms = Number(process.hrtime.bigint() - started) / 1e6;
+          const text = Buffer.concat(chunks).toString('utf8');
+          try {
+            resolve({ ms, bytes: text.length, body: JSON.parse(text) as GqlResult['body'] });
+          } catch {
+            reject(new Error(`HTTP ${response.statusCode}, not JSON: ${text.slice(0, 500)}`));
+          }
+        });
+      },
+    );
+    request.on('error', (error) => reject(new Error(`request to ${url} failed: ${error.message}`, { cause: error })));
+    request.end(payload);
   });
-  const text = await response.text();
-  const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  const body = JSON.parse(text) as GqlResult['body'];
-  if (body.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(body.errors)}`);
-  return { ms, bytes: text.length, body };
+}
+
+/** gqlRaw, throwing when the response has errors. */
+export async function gql(url: string, token: string, query: string, variables: Record<string, unknown>): Promise<GqlResult> {
+  const result = await gqlRaw(url, token, query, variables);
+  if (result.body.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.body.errors)}`);
+  return result;
 }
 
 /** Linux: resident set size and its high-water mark (MB) of a process, from /proc. */
@@ -274,4 +315,43 @@ export function cpuTimeMs(pid: number): number {
 
 export function loadAverage(): number[] {
   return os.loadavg().map((value) => Math.round(value * 100) / 100);
+}
+
+/**
+ * Linux, PostgreSQL on this machine: CPU time (ms) each client backend connected to the
+ * bench database has used so far, by pid. The pids come from pg_stat_activity; a pid
+ * counts only if /proc/<pid>/cmdline is a PostgreSQL backend of that database (its
+ * process title), so a server elsewhere (DATABASE_URL on another host or in a container)
+ * gives an empty map and the CPU columns read n/a. Background processes (WAL writer,
+ * checkpointer, autovacuum) are not included.
+ */
+export async function backendCpu(client: Client): Promise<Map<number, number>> {
+  const { rows } = await client.query<{ pid: number; datname: string }>(
+    `SELECT pid, datname FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'`,
+  );
+  const cpu = new Map<number, number>();
+  for (const { pid, datname } of rows) {
+    let title = '';
+    try {
+      title = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (!title.startsWith('postgres') || !title.includes(` ${datname} `)) continue;
+    const ms = cpuTimeMs(pid);
+    if (Number.isFinite(ms)) cpu.set(pid, ms);
+  }
+  return cpu;
+}
+
+/**
+ * CPU (ms) the bench database's backends used between two `backendCpu` readings; NaN when
+ * none could be read. A backend that started in between counts from zero; one that ended in
+ * between is lost (the bench keeps its connections open while it measures).
+ */
+export function backendCpuSince(before: Map<number, number>, after: Map<number, number>): number {
+  if (after.size === 0) return NaN;
+  let total = 0;
+  for (const [pid, ms] of after) total += ms - (before.get(pid) ?? 0);
+  return total;
 }

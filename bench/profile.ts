@@ -80,7 +80,7 @@ async function main(): Promise<void> {
     let body: () => string;
     if (what === 'read') {
       const seeded = await seedOrganizationCase(client, 'prof', 1_000, 1_000);
-      const query = `query($id: ID!) { organization(id: $id) { memberships(first: 100) { nodes { user { sessions { id } } } } } }`;
+      const query = `query($id: ID!) { organization(id: $id) { memberships(first: 100) { nodes { user { id email sessions { id } } } } } }`;
       body = () => JSON.stringify({ query, variables: { id: seeded.organizationId } });
     } else {
       const ids = await seedUserPool(client, 'prof', 20_000);

@@ -67,12 +67,32 @@ async function until(condition: () => Promise<boolean> | boolean, what: string, 
   }
 }
 
+/**
+ * Removes every delivery job without racing the server's workers. A plain DELETE of them all
+ * deadlocked with pg-boss completing a batch (the two locked the same rows in different
+ * orders), and pg-boss's error then ended the server process (seen in a bench run on
+ * 2026-11-30, reported as "fetch failed" / ECONNREFUSED by the next request). Here the
+ * bench never waits for a row lock: it deletes the jobs no worker holds (SKIP LOCKED, not
+ * active) and comes back for the rest once their workers are done with them.
+ */
+async function clearDeliveryJobs(client: Client): Promise<void> {
+  await until(async () => {
+    await client.query(
+      `DELETE FROM pgboss.job
+        WHERE name = 'webhook_delivery'
+          AND id IN (SELECT id FROM pgboss.job WHERE name = 'webhook_delivery' AND state <> 'active' FOR UPDATE SKIP LOCKED)`,
+    );
+    const { rows } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'webhook_delivery'`);
+    return rows[0].n === 0;
+  }, 'the delivery jobs to clear');
+}
+
 /** Empty data, no endpoints, no messages, no queued jobs; the fan-out cursor back at the start. */
 async function reset(client: Client): Promise<void> {
   await resetData(client);
   await client.query(`INSERT INTO webhook_outbox_cursor (singleton) VALUES (true) ON CONFLICT DO NOTHING`);
   await client.query(`UPDATE webhook_outbox_cursor SET txid = NULL, position = NULL`);
-  await client.query(`DELETE FROM pgboss.job WHERE name = 'webhook_delivery'`);
+  await clearDeliveryJobs(client);
 }
 
 async function endpoints(client: Client, url: string, count: number, eventTypes: string[]): Promise<void> {
@@ -132,7 +152,7 @@ export async function caseWebhooks(client: Client, databaseUrl: string, members:
       messages10 = Number((await client.query(`SELECT count(*) AS n FROM webhook_messages`)).rows[0].n);
       // Stop the 10 endpoints before the next run: their messages go without HTTP.
       await client.query(`UPDATE webhook_endpoints SET enabled = false`);
-      await client.query(`DELETE FROM pgboss.job WHERE name = 'webhook_delivery'`);
+      await clearDeliveryJobs(client);
     }
 
     await reset(client);
