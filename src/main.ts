@@ -16,6 +16,15 @@ async function main(): Promise<void> {
     // Printed once, at generation, straight to the terminal and never to the structured log.
     process.stdout.write(`\nGenerated an admin API key (kept in ${config.dataDir}/admin-api-key):\n  ${admin.key}\n\n`);
   }
+  // pg-boss 10.4 completes and fails a worker's jobs without awaiting the promise
+  // (src/manager.js, onFetch): a database error there (a deadlock, a dropped connection)
+  // is an unhandled rejection, which Node turns into the end of the process, cutting off
+  // every request in flight. Nothing is lost by carrying on: a job left active expires and
+  // is retried, and a delivery attempt is claimed before it is sent (webhook-delivery.ts).
+  // Our own code awaits its promises; the line says what happened all the same.
+  process.on('unhandledRejection', (reason) => {
+    logger.error({ err: reason }, 'unhandled promise rejection; the server keeps running');
+  });
   const schema = await buildAppSchema();
   const server = await startServer(
     { config, dataSource: database.dataSource, schema, logger, adminApiKey: admin.key },
