@@ -8,6 +8,7 @@ import { ConsentAndCanonicalIdentity1764300300000 } from './src/database/migrati
 import { Webhooks1764300400000 } from './src/database/migrations/1764300400000-webhooks';
 import { LookupIndexes1764300500000 } from './src/database/migrations/1764300500000-lookup-indexes';
 import { DeletionReceiptPages1764300600000 } from './src/database/migrations/1764300600000-deletion-receipt-pages';
+import { DeletionReceiptPageIndexes1764300600500 } from './src/database/migrations/1764300600500-deletion-receipt-page-indexes';
 import { DeleteUserFunction1764300601000 } from './src/database/migrations/1764300601000-delete-user-function';
 import { countingClientOf } from './src/database/query-counter';
 import { Invitation } from './src/invitations/invitation.entity';
@@ -31,6 +32,7 @@ export const migrations = [
   Webhooks1764300400000,
   LookupIndexes1764300500000,
   DeletionReceiptPages1764300600000,
+  DeletionReceiptPageIndexes1764300600500,
   DeleteUserFunction1764300601000,
 ];
 
@@ -51,6 +53,10 @@ export function createDataSource(options: DataSourceOptions): DataSource {
     entities,
     migrations,
     migrationsRun: false,
+    // Each migration in its own transaction, unless it says `transaction = false` (an index
+    // built CONCURRENTLY, 1764300600500). The server, tests and ops/migrate.js pass 'each'
+    // too; this is the TypeORM CLI's default, which would otherwise be 'all' and refuse.
+    migrationsTransactionMode: 'each',
     synchronize: false,
     logging: ['query', 'error', 'warn', 'migration'],
     logger: options.logger,

@@ -10,15 +10,18 @@ import {
   addsVerifiedDomains,
   authorizeDomainRemoval,
   authorizeOrganizationUpdate,
+  authorizeReceiptLists,
   authorizeUserDeletion,
   authorizeUserSessionsTermination,
   authorizeUserUpdate,
   canListInvitations,
+  canReadReceiptLists,
   canSeeInvitationEmail,
   endpointOwnerOf,
   sessionRefusalHint,
 } from '../src/auth/access';
 import { ViewerKind, type Principal } from '../src/auth/principal';
+import { DeletionKind } from '../src/deletion/deletion.types';
 import { AppError, ErrorCode } from '../src/errors';
 import { buildAppSchema } from '../src/http/schema';
 import { MembershipRole } from '../src/memberships/membership.entity';
@@ -299,6 +302,35 @@ describe('issue 12, offboarding: authorizeUserSessionsTermination', () => {
     ['a signed-in user, someone else', ErrorCode.FORBIDDEN, sessionUser, someoneElse],
   ])('%s: %s', (_label, expected, principal, userId) => {
     expect(outcome(() => authorizeUserSessionsTermination(principal, userId))).toBe(expected);
+  });
+});
+
+describe("issue 13 review: canReadReceiptLists, authorizeReceiptLists (a deletion receipt's lists)", () => {
+  const key = (...scopes: string[]): Principal => ({ kind: ViewerKind.API_KEY, apiKeyId: 'key_01ARZ3NDEKTSV4RRFFQ69G5FAV', scopes: new Set(scopes) });
+  const { USER, ORGANIZATION } = DeletionKind;
+
+  it.each<[string, Principal, DeletionKind, boolean]>([
+    ['the admin, a USER receipt', admin, USER, true],
+    ['the admin, an ORGANIZATION receipt', admin, ORGANIZATION, true],
+    ['a USERS_DELETE key, a USER receipt', key('USERS_DELETE'), USER, true],
+    // The defect: it could list an organization deletion's retained users, live accounts it may then delete.
+    ['a USERS_DELETE key, an ORGANIZATION receipt', key('USERS_DELETE'), ORGANIZATION, false],
+    ['an ORGANIZATIONS_DELETE key, an ORGANIZATION receipt', key('ORGANIZATIONS_DELETE'), ORGANIZATION, true],
+    ['an ORGANIZATIONS_DELETE key, a USER receipt', key('ORGANIZATIONS_DELETE'), USER, false],
+    ['a key with both, a USER receipt', key('USERS_DELETE', 'ORGANIZATIONS_DELETE'), USER, true],
+    ['a key with both, an ORGANIZATION receipt', key('USERS_DELETE', 'ORGANIZATIONS_DELETE'), ORGANIZATION, true],
+    ['a USERS_READ and ORGANIZATIONS_WRITE key, an ORGANIZATION receipt', key('USERS_READ', 'ORGANIZATIONS_WRITE'), ORGANIZATION, false],
+    ['a key without scopes, a USER receipt', key(), USER, false],
+    ['a signed-in user, a USER receipt', sessionUser, USER, false],
+    ['a signed-in user, an ORGANIZATION receipt', sessionUser, ORGANIZATION, false],
+  ])('%s', (_label, principal, kind, allowed) => {
+    expect(canReadReceiptLists(principal, kind)).toBe(allowed);
+    expect(outcome(() => authorizeReceiptLists(principal, kind))).toBe(allowed ? 'ok' : ErrorCode.FORBIDDEN);
+  });
+
+  it("names the scope the receipt's kind needs in its FORBIDDEN", () => {
+    expect(() => authorizeReceiptLists(key('USERS_DELETE'), ORGANIZATION)).toThrow(/ORGANIZATIONS_DELETE/);
+    expect(() => authorizeReceiptLists(key('ORGANIZATIONS_DELETE'), USER)).toThrow(/USERS_DELETE/);
   });
 });
 

@@ -2,6 +2,7 @@ import { ApiKeyScope } from '../api-keys/api-key.entity';
 import { AppError } from '../errors';
 import { MembershipRole } from '../memberships/membership.entity';
 import type { Loaders } from '../http/loaders';
+import { DeletionKind } from '../deletion/deletion.types';
 import { ViewerKind, type Principal } from './principal';
 
 /**
@@ -329,4 +330,34 @@ export function endpointOwnerOf(principal: Principal): string | null {
     case ViewerKind.SESSION:
       throw AppError.forbidden('Webhook endpoints belong to the platform admin and API keys with WEBHOOKS_WRITE');
   }
+}
+
+/**
+ * A deletion receipt's lists (DeletionReceipt.terminatedSessions, removedMemberships,
+ * cascadedUsers, retainedUsers; issue 13 review): they name live people (retainedUsers are
+ * accounts that still exist), so each kind of receipt is open only to those who may make that
+ * kind of deletion. The admin, any receipt; a USER receipt, keys with USERS_DELETE; an
+ * ORGANIZATION receipt, keys with ORGANIZATIONS_DELETE. Signed-in users never (their own
+ * deletion's payload gives them its first pages). The receipt itself (IDs, counts, digest)
+ * stays open to either scope (Query.deletionReceipt's @Authorized).
+ */
+export function canReadReceiptLists(principal: Principal, kind: DeletionKind): boolean {
+  switch (principal.kind) {
+    case ViewerKind.ADMIN:
+      return true;
+    case ViewerKind.API_KEY:
+      return principal.scopes.has(kind === DeletionKind.USER ? ApiKeyScope.USERS_DELETE : ApiKeyScope.ORGANIZATIONS_DELETE);
+    case ViewerKind.SESSION:
+      return false;
+  }
+}
+
+/** canReadReceiptLists, or FORBIDDEN naming the scope the receipt's kind needs. */
+export function authorizeReceiptLists(principal: Principal, kind: DeletionKind): void {
+  if (canReadReceiptLists(principal, kind)) return;
+  throw AppError.forbidden(
+    kind === DeletionKind.USER
+      ? "A user deletion's receipt lists are for the admin and API keys with USERS_DELETE"
+      : "An organization deletion's receipt lists are for the admin and API keys with ORGANIZATIONS_DELETE",
+  );
 }

@@ -14,37 +14,66 @@ export interface ListPage<T> {
   totalCount: number;
 }
 
-const LIST_CURSOR = /^d1:(\d{1,19})$/;
+const LIST_CURSOR = /^d2:(terminatedSessions|removedMemberships|cascadedUsers|retainedUsers):(\d{1,20}):(\d{1,19})$/;
+
+/** Where a list cursor points: the list, the deletion's transaction (receipt.txid) and an event's position. */
+export interface ListCursor {
+  list: ListName;
+  txid: string;
+  position: string;
+}
 
 /**
- * A cursor into a deletion's list (issue 13): base64url of "d1:<position>", the position
- * of the event the node was read from. The payload's first page and the receipt's pages
- * issue the same cursors, so the payload's endCursor continues in the receipt.
+ * A cursor into a deletion's list (issue 13): base64url of "d2:<list>:<txid>:<position>",
+ * the list, the receipt's transaction (receipt.txid, which every event of the deletion
+ * carries) and the position of the event the node was read from. The payload's first page
+ * and the receipt's pages issue the same cursors, so the payload's endCursor continues in
+ * the receipt. Clients treat it as opaque; the list and txid bind it to one list of one
+ * receipt (issue 13 review: a cursor of another list or receipt is refused, not read as a
+ * position of this one).
  */
-export function encodeListCursor(position: string): string {
-  return Buffer.from(`d1:${position}`, 'utf8').toString('base64url');
+export function encodeListCursor(list: ListName, txid: string, position: string): string {
+  return Buffer.from(`d2:${list}:${txid}:${position}`, 'utf8').toString('base64url');
 }
 
-/** The position a list cursor stands for (null for none), or BAD_USER_INPUT naming `after`. */
-export function decodeListCursor(after: string | null | undefined): string | null {
+/** What a list cursor stands for (null for none), or BAD_USER_INPUT naming `after` (never echoing it). */
+export function decodeListCursor(after: string | null | undefined): ListCursor | null {
   if (after === null || after === undefined) return null;
-  const match = /^[A-Za-z0-9_-]{1,100}$/.test(after) ? LIST_CURSOR.exec(Buffer.from(after, 'base64url').toString('utf8')) : null;
-  if (!match || BigInt(match[1]) > MAX_BIGINT) throw AppError.badInput('after', 'after is not a cursor this API issued');
-  return match[1];
+  const match = /^[A-Za-z0-9_-]{1,120}$/.test(after) ? LIST_CURSOR.exec(Buffer.from(after, 'base64url').toString('utf8')) : null;
+  // Out of range, PostgreSQL would fail the cast (22003) and the client would see a 500 (issue 11).
+  if (!match || BigInt(match[2]) > MAX_XID8 || BigInt(match[3]) > MAX_BIGINT) {
+    throw AppError.badInput('after', 'after is not a cursor this API issued');
+  }
+  return { list: match[1] as ListName, txid: match[2], position: match[3] };
 }
 
-/** Shapes first + 1 entries in position order into a page; endCursor null when `continuable` is false (a dry run). */
+/** decodeListCursor, and BAD_USER_INPUT on `after` unless the cursor is one of `list`'s. */
+export function decodeListCursorOf(list: ListName, after: string | null | undefined): ListCursor | null {
+  const cursor = decodeListCursor(after);
+  if (cursor && cursor.list !== list) {
+    throw AppError.badInput('after', `after is a cursor of another list; pass an endCursor of ${list}`);
+  }
+  return cursor;
+}
+
+/** Where a page's endCursor points: the list and the receipt's txid (null: no cursor, as for a dry run). */
+export type CursorScope = { list: ListName; txid: string } | null;
+
+/** Shapes first + 1 entries in position order into a page; endCursor null when `scope` is null (a dry run). */
 export function toListPage<T>(
   entries: ReadonlyArray<{ position: string; node: T }>,
   first: number,
   totalCount: number,
-  continuable = true,
+  scope: CursorScope,
 ): ListPage<T> {
   const taken = entries.slice(0, first);
   const last = taken[taken.length - 1];
   return {
     nodes: taken.map((entry) => entry.node),
-    pageInfo: { hasNextPage: entries.length > first, endCursor: continuable && last ? encodeListCursor(last.position) : null },
+    pageInfo: {
+      hasNextPage: entries.length > first,
+      endCursor: scope && last ? encodeListCursor(scope.list, scope.txid, last.position) : null,
+    },
     totalCount,
   };
 }
@@ -114,10 +143,14 @@ export class DeletionLogService {
     list: ListName,
     args: { first: number; after?: string | null },
   ): Promise<ListPage<T>> {
-    const after = decodeListCursor(args.after);
+    const after = decodeListCursorOf(list, args.after);
+    if (after && after.txid !== receipt.txid) {
+      throw AppError.badInput('after', "after is a cursor of another deletion's receipt; pass an endCursor of this receipt's list");
+    }
     const totalCount = listTotal(receipt, list);
-    if (receipt.txid === null || totalCount === 0) return toListPage([], args.first, totalCount);
-    const params: unknown[] = [receipt.txid, after ?? '0', args.first + 1];
+    if (receipt.txid === null || totalCount === 0) return toListPage([], args.first, totalCount, null);
+    const scope = { list, txid: receipt.txid };
+    const params: unknown[] = [receipt.txid, after?.position ?? '0', args.first + 1];
     const retained =
       list === 'retainedUsers'
         ? `AND (SELECT 1 FROM events u
@@ -133,7 +166,7 @@ export class DeletionLogService {
         LIMIT $3`,
       params,
     );
-    return toListPage(entries, args.first, totalCount);
+    return toListPage(entries, args.first, totalCount, scope);
   }
 
   async events(

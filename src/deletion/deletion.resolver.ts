@@ -15,9 +15,17 @@ import {
   Resolver,
   Root,
 } from 'type-graphql';
-import { getArgumentValues, getNamedType, isObjectType, type GraphQLResolveInfo } from 'graphql';
+import {
+  getArgumentValues,
+  getNamedType,
+  isObjectType,
+  type FieldNode,
+  type GraphQLObjectType,
+  type GraphQLResolveInfo,
+} from 'graphql';
 import type { EntityManager } from 'typeorm';
 import { ApiKeyScope } from '../api-keys/api-key.entity';
+import { authorizeReceiptLists } from '../auth/access';
 import { ViewerKind, type AccessRule, type Principal } from '../auth/principal';
 import { AppError, errorCodeOf } from '../errors';
 import type { Context } from '../http/context';
@@ -25,7 +33,7 @@ import { fieldsNamed } from '../http/selection';
 import type { RemovedMembership } from '../memberships/membership.entity';
 import { MAX_PAGE_SIZE, type Page } from '../pagination';
 import type { TerminatedSession } from '../sessions/session.entity';
-import { DeletionLogService, toListPage, type ListPage } from './deletion-log.service';
+import { decodeListCursorOf, DeletionLogService, toListPage, type ListPage } from './deletion-log.service';
 import { DeletionService, type ListSelection } from './deletion.service';
 import type { ListName } from './deletion.sql';
 import {
@@ -43,13 +51,11 @@ import {
   type RetainedUser,
 } from './deletion.types';
 
-/** Who may read receipts, and page through their lists: Query.deletionReceipt and DeletionReceipt's connections. */
+/**
+ * Who may read receipts (Query.deletionReceipt). Their lists are narrower, by the receipt's
+ * kind: src/auth/access.ts canReadReceiptLists.
+ */
 const RECEIPT_READERS: AccessRule[] = [ViewerKind.ADMIN, ApiKeyScope.USERS_DELETE, ApiKeyScope.ORGANIZATIONS_DELETE];
-
-function mayReadReceiptLists(principal: Principal): boolean {
-  if (principal.kind === ViewerKind.ADMIN) return true;
-  return principal.kind === ViewerKind.API_KEY && RECEIPT_READERS.some((rule) => principal.scopes.has(rule as string));
-}
 
 /** The default and the bound of a payload list's page (issue 13): the whole list is in the receipt. */
 export const PAYLOAD_PAGE_SIZE = 100;
@@ -81,7 +87,9 @@ class ReceiptListArgs {
 
   @Field(() => String, {
     nullable: true,
-    description: "An endCursor of the same list, from this receipt's page or the deletion's payload.",
+    description:
+      "An endCursor of the same list of the same receipt, from this receipt's page or the deletion's payload; any other " +
+      "cursor is BAD_USER_INPUT. In a deletion's payload the receipt is new, so none is accepted there.",
   })
   after?: string | null;
 }
@@ -105,15 +113,36 @@ class EventArgs {
 
 const RECEIPT_LISTS: readonly ListName[] = ['terminatedSessions', 'removedMemberships', 'cascadedUsers', 'retainedUsers'];
 
+/** `first` of a list field as the resolver will see it, or BAD_USER_INPUT naming `first`. */
+function checkedFirst(type: GraphQLObjectType, node: FieldNode, info: GraphQLResolveInfo, label: string): Record<string, unknown> {
+  const args = getArgumentValues(type.getFields()[node.name.value], node, info.variableValues);
+  const { first } = args;
+  if (typeof first !== 'number' || first < 1 || first > MAX_PAGE_SIZE) {
+    throw AppError.badInput('first', `${label}: first must be between 1 and ${MAX_PAGE_SIZE}`);
+  }
+  return args;
+}
+
 /**
  * How many entries of each list the deletion statement returns: the largest `first` the
- * client gave the list (aliases may select it more than once), 0 when not selected.
- * Checked here, before anything is deleted, as the field's own validation would only run
- * after the deletion: `first` outside 1..MAX_PAGE_SIZE is BAD_USER_INPUT and nothing happens.
- * Selecting a receipt's lists without the right to read them (RECEIPT_READERS) is FORBIDDEN,
- * before the deletion too.
+ * client gave the list (aliases may select it more than once), 0 when not selected
+ * (@skip/@include honoured, src/http/selection.ts). Checked here, before anything is
+ * deleted, as the fields' own validation would only run after the deletion committed
+ * (issue 13 review):
+ * - a payload list's `first` outside 1..MAX_PAGE_SIZE is BAD_USER_INPUT;
+ * - the receipt's lists selected in the payload: without the right to read this kind of
+ *   receipt's lists (src/auth/access.ts canReadReceiptLists), FORBIDDEN; `first` outside
+ *   1..MAX_PAGE_SIZE, BAD_USER_INPUT; any `after` is BAD_USER_INPUT too: one that is not a
+ *   cursor of that list is refused as on deletionReceipt, and a cursor of that list is of
+ *   another receipt, since this deletion's receipt does not exist yet.
+ * Nothing is deleted when one of them refuses.
  */
-function listSelection(info: GraphQLResolveInfo, principal: Principal, lists: readonly ListName[]): ListSelection {
+function listSelection(
+  info: GraphQLResolveInfo,
+  principal: Principal,
+  kind: DeletionKind,
+  lists: readonly ListName[],
+): ListSelection {
   const payloadType = getNamedType(info.returnType);
   if (!isObjectType(payloadType)) throw new Error(`${info.fieldName} does not return an object type`);
   const top = info.fieldNodes.map((node) => node.selectionSet);
@@ -125,23 +154,26 @@ function listSelection(info: GraphQLResolveInfo, principal: Principal, lists: re
   };
   for (const list of lists) {
     for (const node of fieldsNamed(info, top, [list])) {
-      const { first } = getArgumentValues(payloadType.getFields()[list], node, info.variableValues);
-      if (typeof first !== 'number' || first < 1 || first > MAX_PAGE_SIZE) {
-        throw AppError.badInput('first', `${list}: first must be between 1 and ${MAX_PAGE_SIZE}`);
-      }
-      sizes[list] = Math.max(sizes[list], first);
+      sizes[list] = Math.max(sizes[list], checkedFirst(payloadType, node, info, list).first as number);
     }
   }
-  const receiptNodes = fieldsNamed(info, top, ['receipt']);
-  if (
-    !mayReadReceiptLists(principal) &&
-    fieldsNamed(
-      info,
-      receiptNodes.map((node) => node.selectionSet),
-      RECEIPT_LISTS,
-    ).length > 0
-  ) {
-    throw AppError.forbidden("A receipt's lists are for the admin and API keys with USERS_DELETE or ORGANIZATIONS_DELETE");
+  const receiptType = getNamedType(payloadType.getFields().receipt.type);
+  if (!isObjectType(receiptType)) throw new Error(`${payloadType.name}.receipt is not an object type`);
+  const receiptLists = fieldsNamed(
+    info,
+    fieldsNamed(info, top, ['receipt']).map((node) => node.selectionSet),
+    RECEIPT_LISTS,
+  );
+  if (receiptLists.length > 0) authorizeReceiptLists(principal, kind);
+  for (const node of receiptLists) {
+    const list = node.name.value as ListName;
+    const { after } = checkedFirst(receiptType, node, info, `receipt.${list}`);
+    if (decodeListCursorOf(list, after as string | null | undefined) !== null) {
+      throw AppError.badInput(
+        'after',
+        "after: this deletion's receipt is new, so no cursor of it exists yet; page it afterwards with deletionReceipt(subjectId)",
+      );
+    }
   }
   return sizes;
 }
@@ -210,7 +242,7 @@ export class DeletionResolver {
     @Info() info: GraphQLResolveInfo,
   ): Promise<DeleteUserPayload> {
     const isDryRun = dryRun === true;
-    const lists = listSelection(info, ctx.principal, ['terminatedSessions', 'removedMemberships']);
+    const lists = listSelection(info, ctx.principal, DeletionKind.USER, ['terminatedSessions', 'removedMemberships']);
     // One statement (issue 13): in autocommit, one round trip; a dry run is BEGIN, it, ROLLBACK.
     const result = await this.run(
       ctx,
@@ -240,7 +272,7 @@ export class DeletionResolver {
     @Info() info: GraphQLResolveInfo,
   ): Promise<DeleteOrganizationPayload> {
     const isDryRun = dryRun === true;
-    const lists = listSelection(info, ctx.principal, RECEIPT_LISTS);
+    const lists = listSelection(info, ctx.principal, DeletionKind.ORGANIZATION, RECEIPT_LISTS);
     const result = await this.run(ctx, DeletionKind.ORGANIZATION, isDryRun, (manager) =>
       this.deletions.deleteOrganization(manager, ctx.principal, id, lists),
     );
@@ -274,9 +306,13 @@ const PAYLOAD_LIST =
   'The first page, in the order the deletion wrote its events; totalCount is the whole list. ' +
   'pageInfo.endCursor continues in deletionReceipt(subjectId) with the same field (null for a dry run, which keeps no receipt).';
 
-/** The payload's pages: the entries the deletion statement returned, shaped per field (issue 13). */
+/**
+ * The payload's pages: the entries the deletion statement returned, shaped per field (issue
+ * 13). Their cursors name the receipt's txid, as the receipt's pages do; a dry run has no
+ * receipt (null), hence no cursor.
+ */
 function payloadPage<T>(
-  payload: { dryRun: boolean; firstPages: Record<string, unknown> },
+  payload: { receipt: DeletionReceipt | null; firstPages: Record<string, unknown> },
   list: ListName,
   first: number,
 ): ListPage<T> {
@@ -284,7 +320,8 @@ function payloadPage<T>(
     entries: Array<{ position: string; node: T }>;
     totalCount: number;
   };
-  return toListPage(entries, first, totalCount, !payload.dryRun);
+  const txid = payload.receipt?.txid ?? null;
+  return toListPage(entries, first, totalCount, txid === null ? null : { list, txid });
 }
 
 @Resolver(() => DeleteUserPayload)
@@ -354,19 +391,20 @@ export class DeleteOrganizationPayloadResolver {
 }
 
 const RECEIPT_LIST =
-  'Read from the events the deletion wrote, in their order; after: an endCursor of this list, from this field or ' +
-  "the deletion's payload. The admin, or a key with USERS_DELETE or ORGANIZATIONS_DELETE.";
+  "Read from the events the deletion wrote, in their order; after: an endCursor of this list of this receipt, from this " +
+  "field or the deletion's payload (another list's or receipt's is BAD_USER_INPUT). The admin; for a USER receipt a key " +
+  'with USERS_DELETE, for an ORGANIZATION receipt a key with ORGANIZATIONS_DELETE; FORBIDDEN otherwise.';
 
 /**
  * A receipt's whole lists, page by page (issue 13), from the events the deletion wrote
- * (DeletionLogService.listPage). Access as Query.deletionReceipt's, wherever the receipt
- * is reached (a deletion's payload too: there the mutation refuses beforehand).
+ * (DeletionLogService.listPage). Who may read them depends on the receipt's kind
+ * (src/auth/access.ts canReadReceiptLists), wherever the receipt is reached (a deletion's
+ * payload too: there the mutation refuses beforehand, listSelection).
  */
 @Resolver(() => DeletionReceipt)
 export class DeletionReceiptResolver {
   private readonly log = new DeletionLogService();
 
-  @Authorized<AccessRule>(...RECEIPT_READERS)
   @FieldResolver(() => TerminatedSessionConnection, {
     description: `The sessions the deletion ended. ${RECEIPT_LIST}`,
   })
@@ -375,10 +413,10 @@ export class DeletionReceiptResolver {
     @Args(() => ReceiptListArgs) args: ReceiptListArgs,
     @Ctx() ctx: Context,
   ): Promise<ListPage<TerminatedSession>> {
+    authorizeReceiptLists(ctx.principal, receipt.kind);
     return this.log.listPage(ctx.reader, receipt, 'terminatedSessions', args);
   }
 
-  @Authorized<AccessRule>(...RECEIPT_READERS)
   @FieldResolver(() => RemovedMembershipConnection, {
     description: `The memberships the deletion removed. ${RECEIPT_LIST}`,
   })
@@ -387,10 +425,10 @@ export class DeletionReceiptResolver {
     @Args(() => ReceiptListArgs) args: ReceiptListArgs,
     @Ctx() ctx: Context,
   ): Promise<ListPage<RemovedMembership>> {
+    authorizeReceiptLists(ctx.principal, receipt.kind);
     return this.log.listPage(ctx.reader, receipt, 'removedMemberships', args);
   }
 
-  @Authorized<AccessRule>(...RECEIPT_READERS)
   @FieldResolver(() => CascadedUserConnection, {
     description: `The users an organization deletion deleted with it (empty for a user deletion). ${RECEIPT_LIST}`,
   })
@@ -399,10 +437,10 @@ export class DeletionReceiptResolver {
     @Args(() => ReceiptListArgs) args: ReceiptListArgs,
     @Ctx() ctx: Context,
   ): Promise<ListPage<CascadedUser>> {
+    authorizeReceiptLists(ctx.principal, receipt.kind);
     return this.log.listPage(ctx.reader, receipt, 'cascadedUsers', args);
   }
 
-  @Authorized<AccessRule>(...RECEIPT_READERS)
   @FieldResolver(() => RetainedUserConnection, {
     description: `The members an organization deletion left with their accounts (empty for a user deletion). ${RECEIPT_LIST}`,
   })
@@ -411,6 +449,7 @@ export class DeletionReceiptResolver {
     @Args(() => ReceiptListArgs) args: ReceiptListArgs,
     @Ctx() ctx: Context,
   ): Promise<ListPage<RetainedUser>> {
+    authorizeReceiptLists(ctx.principal, receipt.kind);
     return this.log.listPage(ctx.reader, receipt, 'retainedUsers', args);
   }
 }

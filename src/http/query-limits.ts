@@ -263,10 +263,15 @@ function hideTokenLimit(): ApolloServerPlugin {
 
 const INT_OUT_OF_RANGE = /^Int cannot represent non 32-bit signed integer value/;
 
+/** What a client reads for an Int literal out of range: graphql's own message ends with the literal. */
+export const INT_OUT_OF_RANGE_MESSAGE = 'Int out of range: a 32-bit signed integer is expected';
+
 /**
  * A literal beyond GraphQL's 32-bit Int (`first: 2147483648`) fails validation; as a
  * variable the same value is BAD_USER_INPUT. Every numeric argument out of range is
  * BAD_USER_INPUT (issue 11), so the literal's code is made the variable's. Still 400.
+ * graphql's message ("… value: 99999999999") echoes the literal, and no error echoes an
+ * input value (issue 11): it becomes INT_OUT_OF_RANGE_MESSAGE (the location stays).
  */
 function intOutOfRange(): ApolloServerPlugin {
   return {
@@ -274,7 +279,9 @@ function intOutOfRange(): ApolloServerPlugin {
       return {
         async didEncounterErrors({ errors }) {
           for (const error of errors) {
-            if (INT_OUT_OF_RANGE.test(error.message)) (error.extensions as Record<string, unknown>).code = 'BAD_USER_INPUT';
+            if (!INT_OUT_OF_RANGE.test(error.message)) continue;
+            (error.extensions as Record<string, unknown>).code = 'BAD_USER_INPUT';
+            error.message = INT_OUT_OF_RANGE_MESSAGE;
           }
         },
       };

@@ -10,15 +10,9 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  *   txid of their subject event (user.deleted or organization.deleted, which every deletion
  *   writes with its receiptId); a receipt whose events are gone keeps NULL, and its
  *   lists read as empty pages (its counts and digest stay).
- * - events_txid_type_position_idx: a page of one list is `txid = ? AND type = ? AND
- *   position > ? ORDER BY position LIMIT ?`, one index range whatever the list (0.1 ms a
- *   page at 10,000 members). On (txid, position) alone, the first page of removed
- *   memberships of a 100,000-member deletion would step over its 300,000 session events.
- * - events_deleted_user_idx: retained users are the membership events whose userId has no
- *   user.deleted event of the same deletion; one lookup per membership event (partial: only
- *   user.deleted events, one per deleted user, are in it).
- * Both cost a little on every deletion's INSERT into events; the floor writes the same rows
- * into the same table, so its indexes are the same.
+ * The two indexes its pages read (events_txid_type_position_idx, events_deleted_user_idx)
+ * are built by the next migration, DeletionReceiptPageIndexes1764300600500, CONCURRENTLY and
+ * outside a transaction, so that building them does not stop writes to events.
  */
 export class DeletionReceiptPages1764300600000 implements MigrationInterface {
   name = 'DeletionReceiptPages1764300600000';
@@ -32,12 +26,10 @@ export class DeletionReceiptPages1764300600000 implements MigrationInterface {
          AND e.data->>'receiptId' = r.id
          AND e.data->>(CASE r.kind WHEN 'USER' THEN 'userId' ELSE 'organizationId' END) = r.subject_id;
       ALTER TABLE deletion_receipts ALTER COLUMN txid SET DEFAULT pg_current_xact_id();
-      CREATE INDEX events_txid_type_position_idx ON events (txid, type, position);
-      CREATE INDEX events_deleted_user_idx ON events ((data->>'userId')) WHERE type = 'user.deleted';
     `);
   }
 
   async down(db: QueryRunner): Promise<void> {
-    await db.query(`DROP INDEX events_deleted_user_idx; DROP INDEX events_txid_type_position_idx; ALTER TABLE deletion_receipts DROP COLUMN txid;`);
+    await db.query(`ALTER TABLE deletion_receipts DROP COLUMN txid;`);
   }
 }
