@@ -11,6 +11,7 @@ import { DeletionReceiptPages1764300600000 } from './src/database/migrations/176
 import { DeletionReceiptPageIndexes1764300600500 } from './src/database/migrations/1764300600500-deletion-receipt-page-indexes';
 import { DeleteUserFunction1764300601000 } from './src/database/migrations/1764300601000-delete-user-function';
 import { countingClientOf } from './src/database/query-counter';
+import { setTransactionTimeouts } from './src/database/transaction';
 import { Invitation } from './src/invitations/invitation.entity';
 import { ApiKey } from './src/api-keys/api-key.entity';
 import { Organization, OrganizationDomain, OrganizationSettings } from './src/organizations/organization.entity';
@@ -39,7 +40,11 @@ export const migrations = [
 export interface DataSourceOptions {
   url: string;
   poolSize?: number;
-  /** PostgreSQL lock_timeout / statement_timeout for every connection, in ms. */
+  /**
+   * PostgreSQL lock_timeout / statement_timeout for every transaction the gateway opens, in
+   * ms: sent as SET LOCAL with each BEGIN (src/database/transaction.ts beginStatement), never
+   * as connection settings, so they hold behind PgBouncer in transaction mode (issue 14).
+   */
   lockTimeoutMs?: number;
   statementTimeoutMs?: number;
   logger?: Logger;
@@ -47,7 +52,7 @@ export interface DataSourceOptions {
 }
 
 export function createDataSource(options: DataSourceOptions): DataSource {
-  return new DataSource({
+  const dataSource = new DataSource({
     type: 'postgres',
     url: options.url,
     entities,
@@ -64,8 +69,10 @@ export function createDataSource(options: DataSourceOptions): DataSource {
     applicationName: options.applicationName ?? 'identity-gateway',
     extra: {
       max: options.poolSize ?? 10,
-      lock_timeout: options.lockTimeoutMs,
-      statement_timeout: options.statementTimeoutMs,
+      // No lock_timeout / statement_timeout startup parameters (issue 14): a connection holds
+      // no setting of ours between transactions, on a direct connection as through PgBouncer.
+      // One mechanism for both paths, so what the suite proves directly holds when pooled;
+      // the timeouts travel with each BEGIN instead (setTransactionTimeouts below).
       // A request never waits for ever on a connection.
       connectionTimeoutMillis: 5_000,
       idleTimeoutMillis: 30_000,
@@ -73,6 +80,8 @@ export function createDataSource(options: DataSourceOptions): DataSource {
       ...countingClientOf(options.logger),
     },
   });
+  setTransactionTimeouts(dataSource, { lockTimeoutMs: options.lockTimeoutMs, statementTimeoutMs: options.statementTimeoutMs });
+  return dataSource;
 }
 
 /** A DataSource with the server configuration's pool size and timeouts (server, tests, bench). */

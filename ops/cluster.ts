@@ -5,6 +5,7 @@
  *   client ──► HAProxy :haproxy            roundrobin, health checks on /readyz   (haproxy.cfg)
  *                ├─► gateway gw1 :port      node dist/src/main.js
  *                ├─► gateway gw2 :port        DATABASE_URL  → PgBouncer
+ *                │                            DATABASE_REPLICA_URL → replica, direct (plain queries)
  *                └─► gateway gw3 :port        REDIS_URL     → Redis (shared APQ store)
  *   gateways ──► PgBouncer :pgbouncer       transaction pooling                    (pgbouncer.ini)
  *                └─► PostgreSQL primary     initdb + pg_ctl, never the machine's service
@@ -38,6 +39,13 @@ import { Client } from 'pg';
 
 const ROOT = path.resolve(__dirname, '..');
 const OPS = __dirname;
+/**
+ * The build the gateways and migrations run: dist/ (built when stale), or CLUSTER_DIST, a
+ * folder built elsewhere (`npx tsc -p tsconfig.build.json --outDir <folder>`, with a
+ * node_modules next to it), used as it is: never rebuilt, so one topology can run a
+ * private build while another uses dist/.
+ */
+const DIST = process.env.CLUSTER_DIST ? path.resolve(process.env.CLUSTER_DIST) : path.join(ROOT, 'dist');
 
 // ─── What the topology needs from the machine ───────────────────────────────────────────
 
@@ -151,6 +159,12 @@ export interface ClusterOptions {
   gateways?: number;
   /** Extra environment for every gateway (e.g. DB_POOL_SIZE), over the cluster's own. */
   gatewayEnv?: Record<string, string>;
+  /**
+   * Start only these parts (default: all). `['primary', 'pgbouncer']` is what the suite runs
+   * through PgBouncer on (test/cluster/pgbouncer-setup.ts): no build and no migrations
+   * unless a gateway is among them. Any other part can still be started with startService.
+   */
+  only?: ServiceName[];
   /** Run `npm run build` first when dist/ is older than the sources (default true; CLUSTER_BUILD=0: false). */
   build?: boolean;
   /** Keep the temporary folder (its logs/) after stop() (default: CLUSTER_KEEP=1). */
@@ -312,10 +326,15 @@ class Topology implements Cluster {
   }
 
   async up(): Promise<void> {
-    if (this.options.build ?? process.env.CLUSTER_BUILD !== '0') await this.buildIfStale();
-    const gateways = this.services.filter((service) => service.name.startsWith('gw'));
+    const only = this.options.only;
+    const withGateways = !only || only.some((name) => name.startsWith('gw'));
+    // Migrations run before the first gateway, so only when one starts.
+    const wanted = (service: Service) => !only || (service.name === 'migrations' ? withGateways : only.includes(service.name));
+    if (withGateways && !process.env.CLUSTER_DIST && (this.options.build ?? process.env.CLUSTER_BUILD !== '0')) await this.buildIfStale();
+    const gateways = this.services.filter((service) => service.name.startsWith('gw') && wanted(service));
     for (const service of this.services) {
       this.checkAborted();
+      if (!wanted(service)) continue;
       // The first gateway alone (it creates pg-boss's schema), then the others together.
       if (service.name.startsWith('gw') && service !== gateways[0]) continue;
       await this.bring(service);
@@ -441,7 +460,7 @@ class Topology implements Cluster {
 
   private async runMigrations(): Promise<void> {
     await this.run('migrate', process.execPath, [path.join(OPS, 'migrate.js')], {
-      env: { DATABASE_URL: this.primary.appUrl },
+      env: { DATABASE_URL: this.primary.appUrl, CLUSTER_DIST: DIST },
     });
   }
 
@@ -450,13 +469,13 @@ class Topology implements Cluster {
   private async startGateway(gateway: GatewayInfo): Promise<void> {
     const dataDir = path.join(this.dir, gateway.name);
     fs.mkdirSync(dataDir, { recursive: true });
-    this.launch(gateway.name, process.execPath, [path.join(ROOT, 'dist/src/main.js')], {
+    this.launch(gateway.name, process.execPath, [path.join(DIST, 'src/main.js')], {
       env: {
         NODE_ENV: 'production',
         HOST: '127.0.0.1',
         PORT: String(gateway.port),
         DATABASE_URL: this.pgbouncer.url,
-        // Read by a gateway that supports a replica (issue 14); ignored by one that does not.
+        // Plain queries read their snapshot here, direct (src/database/replica.ts); the rest goes through PgBouncer.
         DATABASE_REPLICA_URL: this.replica.appUrl,
         REDIS_URL: this.redis.url,
         ADMIN_API_KEY: this.adminApiKey,

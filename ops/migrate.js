@@ -4,7 +4,8 @@
 // never race to create the same tables. Uses the build (dist/), as the gateways do.
 'use strict';
 require('reflect-metadata');
-const { createDataSource } = require('../dist/ormconfig.js');
+// CLUSTER_DIST: the build ops/cluster.ts runs (dist/ by default).
+const { createDataSource } = require(require('node:path').join(process.env.CLUSTER_DIST || `${__dirname}/../dist`, 'ormconfig.js'));
 
 async function main() {
   const url = process.env.DATABASE_URL;

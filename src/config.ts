@@ -10,6 +10,18 @@ export interface Config {
   port: number;
   /** External PostgreSQL; when absent an embedded server is started under dataDir. */
   databaseUrl?: string;
+  /**
+   * Optional read replica (issue 14), DATABASE_REPLICA_URL: a hot standby of the
+   * DATABASE_URL database. Plain queries (outside a mutation) read their snapshot there;
+   * authentication, mutations and their payloads, `viewer` and `deletionReceipt` stay on
+   * the primary (src/database/replica.ts). Needs DATABASE_URL: the embedded server has no replica.
+   */
+  databaseReplicaUrl?: string;
+  /**
+   * Connections this process keeps to the replica at most (DB_REPLICA_POOL_SIZE, default
+   * DB_POOL_SIZE). Direct to the replica, or through a pooler of its own.
+   */
+  dbReplicaPoolSize: number;
   /** Where the embedded database and the generated admin key live. */
   dataDir: string;
   /** Admin credential; when absent one is generated at first start and kept in dataDir. */
@@ -31,9 +43,11 @@ export interface Config {
   /** How long an invitation stays acceptable (issue 9); after that it reads as EXPIRED. */
   invitationTtlSeconds: number;
   /**
-   * PostgreSQL lock_timeout and statement_timeout for every connection: a statement
-   * waiting on a stuck lock, or running away, ends with a clear error (CONFLICT) instead
-   * of a hung request. Set per connection, so a deletion pays no extra round trip.
+   * PostgreSQL lock_timeout and statement_timeout, in ms: a statement waiting on a stuck
+   * lock, or running away, ends with a clear error (CONFLICT) instead of a hung request.
+   * Sent as SET LOCAL with every BEGIN, in its round trip (issue 14: they hold behind
+   * PgBouncer in transaction mode; src/database/transaction.ts beginStatement); the
+   * autocommit deleteUser passes the lock timeout to delete_user_v1, which sets it itself.
    */
   dbLockTimeoutMs: number;
   dbStatementTimeoutMs: number;
@@ -147,13 +161,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('ADMIN_API_KEY must be at least 16 characters long');
   }
   const dbPoolSize = integer(env, 'DB_POOL_SIZE', 10, 1, 200);
+  const databaseUrl = text(env, 'DATABASE_URL');
+  const databaseReplicaUrl = text(env, 'DATABASE_REPLICA_URL');
+  if (databaseReplicaUrl !== undefined) {
+    if (databaseUrl === undefined) {
+      throw new ConfigError('DATABASE_REPLICA_URL needs DATABASE_URL: the embedded PostgreSQL has no replica');
+    }
+    if (!/^postgres(ql)?:\/\/[^\s]+$/i.test(databaseReplicaUrl)) {
+      throw new ConfigError('DATABASE_REPLICA_URL must be a postgres:// or postgresql:// URL');
+    }
+  }
   // With a pool of one connection nothing can be kept back from deletions.
   const deletionCeiling = Math.max(1, dbPoolSize - 1);
   return {
     nodeEnv,
     host: text(env, 'HOST') ?? '127.0.0.1',
     port: integer(env, 'PORT', 4000, 0, 65535),
-    databaseUrl: text(env, 'DATABASE_URL'),
+    databaseUrl,
+    databaseReplicaUrl,
+    dbReplicaPoolSize: integer(env, 'DB_REPLICA_POOL_SIZE', dbPoolSize, 1, 200),
     dataDir: path.resolve(text(env, 'DATA_DIR') ?? '.data'),
     adminApiKey,
     logLevel: text(env, 'LOG_LEVEL') ?? (nodeEnv === 'test' ? 'silent' : 'info'),

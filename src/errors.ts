@@ -238,8 +238,33 @@ const UNAVAILABLE_MESSAGES = /ECONNREFUSED|ECONNRESET|Connection terminated|Clie
  */
 export function isServerBusy(error: unknown): boolean {
   if (sqlState(error) === '53300') return true;
-  const message = (error as { message?: unknown } | null)?.message;
-  return typeof message === 'string' && message.includes('timeout exceeded when trying to connect');
+  const message = messageOf(error);
+  return message.includes('timeout exceeded when trying to connect') || PGBOUNCER_BUSY.test(message);
+}
+
+/**
+ * PgBouncer's own refusals (issue 14: the gateways reach PostgreSQL through it), in its
+ * words (PgBouncer 1.18 src/objects.c, janitor.c). 1.18 sends each as an ErrorResponse
+ * with SQLSTATE 08P01, which the class-08 rule below already reads as "unreachable"; later
+ * versions give some their own codes (query_wait_timeout as 57014, which would read as a
+ * statement timeout, CONFLICT). So they are matched by message, whatever the code. In
+ * transaction pooling a client waits for a server connection only before a transaction's
+ * (or an autocommit statement's) first statement, so a refusal means nothing of it ran.
+ * - Busy (the pooler is up, PostgreSQL may well be): no server connection came free
+ *   within query_wait_timeout; no more client connections (max_client_conn,
+ *   max_db_connections, max_user_connections).
+ * - Unreachable: the server connection died (a PostgreSQL crash or restart,
+ *   pg_terminate_backend), the server refuses logins, or PgBouncer is shutting down.
+ */
+const PGBOUNCER_BUSY = /^(query_wait_timeout|no more connections allowed\b)/;
+const PGBOUNCER_UNREACHABLE =
+  /^(server conn crashed\?|server login has been failing|pgbouncer cannot connect to server|server shutting down)/;
+
+/** The driver's message (a TypeORM QueryFailedError repeats it, its driverError holds it). */
+function messageOf(error: unknown): string {
+  const candidate = error as { message?: unknown; driverError?: { message?: unknown } } | null;
+  const message = candidate?.driverError?.message ?? candidate?.message;
+  return typeof message === 'string' ? message : '';
 }
 
 /**
@@ -255,6 +280,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   if (RELEASED_RUNNER_ERRORS.has((error as { name?: unknown } | null)?.name as string)) return true;
   const state = sqlState(error);
   if (state && (UNAVAILABLE_SQLSTATES.has(state) || state.startsWith('08'))) return true;
+  if (PGBOUNCER_UNREACHABLE.test(messageOf(error))) return true;
   // Duck-typed, not `instanceof Error`: socket errors come from Node's own realm, which
   // differs from the application's under jest's module sandbox.
   const candidate = error as { message?: unknown; code?: unknown } | null;
@@ -277,6 +303,9 @@ function toAppError(error: unknown): AppError | undefined {
   }
   if (error instanceof AuthenticationError) return AppError.unauthenticated();
   if (error instanceof AuthorizationError) return AppError.forbidden();
+  // Before the SQLSTATEs: a PgBouncer refusal may carry one that means something else from PostgreSQL.
+  if (isServerBusy(error)) return AppError.serviceUnavailable(SERVER_BUSY);
+  if (PGBOUNCER_UNREACHABLE.test(messageOf(error))) return AppError.serviceUnavailable(DATABASE_UNREACHABLE);
   switch (sqlState(error)) {
     case '23505':
       return AppError.conflict('This conflicts with an existing record');
@@ -288,7 +317,6 @@ function toAppError(error: unknown): AppError | undefined {
     case '40P01':
       return AppError.conflict('The records are busy with another operation; try again shortly');
     default:
-      if (isServerBusy(error)) return AppError.serviceUnavailable(SERVER_BUSY);
       return isDatabaseUnavailable(error) ? AppError.serviceUnavailable(DATABASE_UNREACHABLE) : undefined;
   }
 }

@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   });
   const schema = await buildAppSchema();
   const server = await startServer(
-    { config, dataSource: database.dataSource, schema, logger, adminApiKey: admin.key },
+    { config, dataSource: database.dataSource, replica: database.replica, schema, logger, adminApiKey: admin.key },
     { host: config.host, port: config.port },
   );
   // Webhook fan-out and delivery (issue 12); WEBHOOKS=false leaves them to other instances.

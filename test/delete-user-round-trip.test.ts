@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import { loadConfig } from '../src/config';
-import { inTransaction } from '../src/database/transaction';
+import { beginStatement, inTransaction } from '../src/database/transaction';
+import { newId } from '../src/ids';
 import {
   CALL_DELETE_USER,
   DELETE_USER_FUNCTION,
@@ -13,8 +14,8 @@ import { databaseSnapshot, errorCode, ok, UNKNOWN_USER } from './support/factory
 
 /**
  * Issue 13: deleteUser is one statement, the delete_user function (src/deletion/deletion.sql.ts)
- * called in autocommit, so one round trip to PostgreSQL; a dry run is BEGIN, the call,
- * ROLLBACK. The statements are seen at the driver (pg's Client.prototype.query, which
+ * called in autocommit, so one round trip to PostgreSQL; a dry run is BEGIN (with its SET
+ * LOCAL timeouts, one statement: issue 14), the call, ROLLBACK. The statements are seen at the driver (pg's Client.prototype.query, which
  * every pooled client runs), independently of the server's own QueryCounter, and the two
  * must agree. The function's refusals keep their codes; its body in the database is the
  * one deletion.sql.ts generates (a changed DELETE_USER without a new migration fails here).
@@ -89,7 +90,7 @@ it('deleteUser sends exactly one statement, the function call, and commits it', 
   expect(await count(`SELECT 1 FROM events WHERE type = 'user.deleted' AND data->>'userId' = $1`, [user])).toBe(1);
 });
 
-it('a dry run is BEGIN, the same call, ROLLBACK, and changes nothing', async () => {
+it('a dry run is BEGIN with the timeouts, the same call, ROLLBACK, and changes nothing', async () => {
   const [organization] = await seedOrganizations(app, 1);
   const [user] = await seedUsers(app, 1);
   await seedMemberships(app, [[organization, user]]);
@@ -100,7 +101,9 @@ it('a dry run is BEGIN, the same call, ROLLBACK, and changes nothing', async () 
 
   expect(ok(response).deleteUser).toEqual({ deletedUserId: user, dryRun: true, receipt: null });
   expect(statements).toHaveLength(3);
-  expect(statements[0]).toMatch(/^(START TRANSACTION|BEGIN)\b/);
+  // One statement, one round trip: BEGIN and the SET LOCAL timeouts together (issue 14).
+  expect(statements[0]).toBe(beginStatement(app.dataSource));
+  expect(statements[0]).toMatch(/^BEGIN; SET LOCAL lock_timeout = \d+; SET LOCAL statement_timeout = \d+$/);
   expect(statements[1]).toBe(CALL_DELETE_USER);
   expect(statements[2]).toMatch(/^ROLLBACK\b/);
   expect(counted).toBe(3);
@@ -197,25 +200,58 @@ it("the database's function is the one deletion.sql.ts generates (a changed stat
   expect(fn.body).toBe(deleteUserFunctionBody());
 });
 
+it("the function bounds its own lock waits: DB_LOCK_TIMEOUT_MS for the call's transaction only (issue 14)", async () => {
+  const config = loadConfig({ NODE_ENV: 'test' });
+  const [user] = await seedUsers(app, 1);
+  // On a connection of the test's own: the function's last argument sets lock_timeout with
+  // set_config(…, true), which lasts until the transaction that ran it ends.
+  const client = new Client({ connectionString: app.databaseUrl, application_name: 'round-trip-test' });
+  await client.connect();
+  try {
+    const setting = async () => (await client.query<{ value: string }>(`SELECT setting AS value FROM pg_settings WHERE name = 'lock_timeout'`)).rows[0].value;
+    const outside = await setting();
+    expect(outside).not.toBe(String(config.dbLockTimeoutMs));
+    await client.query('BEGIN');
+    await client.query(CALL_DELETE_USER, [user, newId('receipt'), 'admin', 0, 0, config.dbLockTimeoutMs]);
+    expect(await setting()).toBe(String(config.dbLockTimeoutMs));
+    await client.query('ROLLBACK');
+    expect(await setting()).toBe(outside);
+    // 0 keeps the server's own: the function sets nothing.
+    await client.query('BEGIN');
+    await client.query(CALL_DELETE_USER, [user, newId('receipt'), 'admin', 0, 0, 0]);
+    expect(await setting()).toBe(outside);
+    await client.query('ROLLBACK');
+  } finally {
+    await client.end();
+  }
+  expect(await count(`SELECT 1 FROM users WHERE id = $1`, [user])).toBe(1);
+});
+
 describe('inTransaction with singleStatement', () => {
-  it('runs on a connection with the configured lock and statement timeouts, without BEGIN', async () => {
+  it('runs without BEGIN, on a connection that holds no timeout of ours (the statement brings its own)', async () => {
     const config = loadConfig({ NODE_ENV: 'test' });
     const spy = jest.spyOn(Client.prototype, 'query');
     try {
-      const rows: Array<{ lock_timeout: string; statement_timeout: string; in_block: boolean }> = await inTransaction(
-        app.dataSource,
-        (manager) =>
-          manager.query(
-            `SELECT (SELECT setting FROM pg_settings WHERE name = 'lock_timeout') AS lock_timeout,
-                    (SELECT setting FROM pg_settings WHERE name = 'statement_timeout') AS statement_timeout,
-                    now() = statement_timestamp() AS in_block`,
-          ),
-        { singleStatement: true },
-      );
+      const rows: Array<{ lock_timeout: string; lock_source: string; statement_timeout: string; statement_source: string; in_block: boolean }> =
+        await inTransaction(
+          app.dataSource,
+          (manager) =>
+            manager.query(
+              `SELECT l.setting AS lock_timeout, l.source AS lock_source, s.setting AS statement_timeout, s.source AS statement_source,
+                      now() = statement_timestamp() AS in_block
+                 FROM pg_settings l, pg_settings s
+                WHERE l.name = 'lock_timeout' AND s.name = 'statement_timeout'`,
+            ),
+          { singleStatement: true },
+        );
       expect(spy).toHaveBeenCalledTimes(1);
-      // pg_settings gives both in milliseconds.
-      expect(Number(rows[0].lock_timeout)).toBe(config.dbLockTimeoutMs);
-      expect(Number(rows[0].statement_timeout)).toBe(config.dbStatementTimeoutMs);
+      // Issue 14: no startup parameter ('client') and no SET left behind ('session'): behind
+      // PgBouncer neither would hold, so the gateway uses neither, on any path. The timeouts
+      // come with each BEGIN (beginStatement) or, for delete_user_v1, from its own argument.
+      expect([rows[0].lock_source, rows[0].statement_source]).not.toContain('client');
+      expect([rows[0].lock_source, rows[0].statement_source]).not.toContain('session');
+      expect(Number(rows[0].lock_timeout)).not.toBe(config.dbLockTimeoutMs);
+      expect(Number(rows[0].statement_timeout)).not.toBe(config.dbStatementTimeoutMs);
       // In autocommit the statement is its own transaction: it started when the statement did.
       expect(rows[0].in_block).toBe(true);
     } finally {

@@ -6,10 +6,13 @@ import { configuredDataSource } from '../../ormconfig';
 import type { Config } from '../config';
 import { DataFolderInUseError, startEmbeddedPostgres, type EmbeddedDatabase } from './embedded';
 import { QueryCounter } from './query-counter';
+import { ReplicaReads } from './replica';
 
 export interface Database {
   dataSource: DataSource;
   queries: QueryCounter;
+  /** The read replica plain queries read from, when DATABASE_REPLICA_URL is set (src/database/replica.ts). */
+  replica?: ReplicaReads;
   embedded?: EmbeddedDatabase;
   close(): Promise<void>;
   /**
@@ -22,7 +25,9 @@ export interface Database {
 
 /**
  * Opens the database the configuration names (DATABASE_URL), or starts the embedded
- * PostgreSQL under the data directory, then runs pending migrations.
+ * PostgreSQL under the data directory, then runs pending migrations (on the primary only:
+ * a replica gets them by replication). With DATABASE_REPLICA_URL, also connects to the
+ * read replica; one that cannot be reached does not stop the start (ReplicaReads).
  */
 export async function openDatabase(config: Config, logger: Logger): Promise<Database> {
   let embedded: EmbeddedDatabase | undefined;
@@ -56,16 +61,24 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
     await embedded?.stop().catch(() => undefined);
     throw error;
   }
+  let replica: ReplicaReads | undefined;
+  if (config.databaseReplicaUrl) {
+    replica = new ReplicaReads(dataSource, config.databaseReplicaUrl, config, logger, queries);
+    await replica.open();
+  }
   const close = async () => {
+    await replica?.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the read replica pool failed'));
     await dataSource.destroy();
     await embedded?.stop();
   };
   return {
     dataSource,
     queries,
+    replica,
     embedded,
     close,
     async abort() {
+      replica?.abortConnections();
       const driver = dataSource.driver as PostgresDriver;
       for (const runner of driver.connectedQueryRunners) {
         // pg's Client.end() destroys the socket when a query is running, else sends Terminate;

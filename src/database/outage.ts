@@ -1,7 +1,5 @@
-import type { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
-import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 
 /**
  * Whether the database is away, for the log (issue 10): one warning when the first
@@ -10,11 +8,21 @@ import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
  * each refused request.
  *
  * Fed by formatError (every refusal, from a resolver or from authentication) and ended
- * by the first sign of life: the pool opening a new connection (after an outage every
- * old one is gone, so the first request served again opens one), a successful /readyz,
- * or its own probe, a `SELECT 1` every PROBE_INTERVAL_MS while the outage lasts. The
- * probe ends it even when only one connection was lost and the pool never had to open
- * another, so that the next real outage is logged when it starts.
+ * by the first sign of life from PostgreSQL itself: a successful /readyz, or its own
+ * probe, a `SELECT 1` every PROBE_INTERVAL_MS while the outage lasts. The probe ends it
+ * even when only one connection was lost, so that the next real outage is logged when
+ * it starts.
+ *
+ * Not a sign of life: the pool opening a new connection. Behind PgBouncer (issue 14) a
+ * client connection is accepted and authenticated by the pooler while PostgreSQL is
+ * down, so every connection the pool opened during an outage would end it and the next
+ * refusal would start another: a warning per connection instead of one per outage. A
+ * statement that PostgreSQL answered is the only proof, on either path.
+ *
+ * PgBouncer's own refusals arrive as errors like any other (src/errors.ts): those that
+ * mean the server is gone ("server conn crashed?", "server login has been failing") are
+ * an outage here; those that mean it is busy (query_wait_timeout, "no more connections
+ * allowed") are not, and are logged per request as a pool that is full is.
  */
 const PROBE_INTERVAL_MS = 1_000;
 
@@ -29,10 +37,7 @@ export class DatabaseOutage {
   constructor(
     private readonly logger: Logger,
     private readonly dataSource?: DataSource,
-  ) {
-    const pool = (dataSource?.driver as PostgresDriver | undefined)?.master as EventEmitter | undefined;
-    pool?.on('connect', () => this.reachable());
-  }
+  ) {}
 
   /** Stops the probe (server shutdown). */
   close(): void {

@@ -2,6 +2,7 @@ import type { EntityManager } from 'typeorm';
 import { authorizeOrganizationDeletion, authorizeUserDeletion } from '../auth/access';
 import { actorOf, ViewerKind, type Principal } from '../auth/principal';
 import { roleIn } from '../database/locks';
+import { transactionTimeoutsOf } from '../database/transaction';
 import { AppError, sqlState } from '../errors';
 import { newId, parseId } from '../ids';
 import type { RemovedMembership } from '../memberships/membership.entity';
@@ -145,6 +146,8 @@ export class DeletionService {
         actorOf(principal),
         lists.terminatedSessions,
         lists.removedMemberships,
+        // In autocommit no BEGIN carries SET LOCAL: the function sets its own lock_timeout (issue 14).
+        transactionTimeoutsOf(manager.dataSource).lockTimeoutMs ?? 0,
       ]);
       row = result.deletion;
     } catch (error) {

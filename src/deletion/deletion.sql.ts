@@ -295,6 +295,19 @@ export const DELETE_ORGANIZATION = `
  * saving is (bench/profile-2026-11-30.md: about 1.9 → 0.4 ms of PostgreSQL CPU): no
  * protocol-level prepared statement is needed, so PgBouncer in transaction mode serves it.
  *
+ * Timeouts (issue 14): the function's first act is set_config('lock_timeout',
+ * DELETE_USER_LOCK_TIMEOUT, true), local to the call's own transaction: every lock wait
+ * after it (steps 0 and 1, and the row locks DELETE_USER's writes take) ends with 55P03
+ * (CONFLICT) after DB_LOCK_TIMEOUT_MS, and nothing is left on the connection afterwards.
+ * statement_timeout cannot be set that way: PostgreSQL arms it when a statement starts,
+ * from the value in force then, and a change during the statement takes effect only at
+ * the next one. What bounds the call's running time instead: its waits are lock waits,
+ * each bounded as above; its work is index lookups by the user's ID and canonical email
+ * and writes proportional to that one user's rows (memberships, sessions, invitations,
+ * their events), with no scan of other users' data; and a statement_timeout in force on
+ * the server connection (none from the gateway; an operator may set one on the role as a
+ * ceiling for every autocommit statement, README "Running in production") ends it as a whole.
+ *
  * Outcomes, as the function raises them (the service maps them, src/errors.ts AppErrors):
  * - no such user: SQLSTATE P0002 with DELETE_USER_NOT_FOUND as message → NOT_FOUND;
  * - the user became an OWNER of an organization step 0 had not locked: 40001, retried by
@@ -313,8 +326,19 @@ export const DELETE_ORGANIZATION = `
  */
 export const DELETE_USER_FUNCTION = 'delete_user_v1';
 
-/** The SQL types of DELETE_USER's parameters $1, $2, … in order: the function's own parameters. */
-export const DELETE_USER_PARAMETER_TYPES: readonly string[] = ['text', 'text', 'text', 'integer', 'integer'];
+/**
+ * The SQL types of the function's parameters $1, $2, … in order: DELETE_USER's five
+ * (user ID, receipt ID, actor, the two page sizes), then DELETE_USER_LOCK_TIMEOUT.
+ */
+export const DELETE_USER_PARAMETER_TYPES: readonly string[] = ['text', 'text', 'text', 'integer', 'integer', 'integer'];
+
+/**
+ * The function's last parameter: the lock_timeout of its own transaction, in ms
+ * (DB_LOCK_TIMEOUT_MS, src/database/transaction.ts transactionTimeoutsOf); 0 or NULL keeps
+ * the server's. Issue 14: the call runs in autocommit, so no BEGIN carries SET LOCAL for it,
+ * and a connection setting would not hold behind PgBouncer in transaction mode.
+ */
+export const DELETE_USER_LOCK_TIMEOUT = '$6';
 
 export const DELETE_USER_NOT_FOUND = 'delete_user: no such user';
 export const DELETE_USER_LAST_OWNER = 'delete_user: last OWNER';
@@ -326,6 +350,9 @@ DECLARE
   _owned_at_lock text[];
   _deletion record;
 BEGIN
+  IF ${DELETE_USER_LOCK_TIMEOUT} > 0 THEN
+    PERFORM set_config('lock_timeout', ${DELETE_USER_LOCK_TIMEOUT}::text, true);
+  END IF;
   SELECT coalesce(array_agg(_locked.id), '{}') INTO _owned_at_lock FROM (${LOCK_OWNED_ORGANIZATIONS}) _locked;
   PERFORM 1 FROM (${LOCK_USER}) _locked;
   IF NOT FOUND THEN
@@ -355,7 +382,10 @@ export function deleteUserFunctionDefinition(): string {
   );
 }
 
-/** deleteUser's one statement: DELETE_USER's parameters in order; returns one row, `deletion` (json). */
+/**
+ * deleteUser's one statement: DELETE_USER's parameters in order, then the lock timeout in ms
+ * (DELETE_USER_LOCK_TIMEOUT); returns one row, `deletion` (json).
+ */
 export const CALL_DELETE_USER = `SELECT ${DELETE_USER_FUNCTION}(${DELETE_USER_PARAMETER_TYPES.map(
   (type, index) => `$${index + 1}::${type}`,
 ).join(', ')}) AS deletion`;

@@ -1,10 +1,12 @@
 import type { Request } from 'express';
+import type { DocumentNode, OperationDefinitionNode } from 'graphql';
 import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
 import { Access } from '../auth/access';
 import type { Authenticator, Principal } from '../auth/principal';
 import type { Config } from '../config';
 import type { DeletionBulkhead } from '../deletion/deletion-bulkhead';
+import { readsPrimary, type ReplicaReads } from '../database/replica';
 import { inTransaction, type TransactionOptions } from '../database/transaction';
 import { requestLevelError } from '../errors';
 import { withBearerChallenge } from './http-conventions';
@@ -22,7 +24,9 @@ export interface Context {
   deletionBulkhead: DeletionBulkhead;
   /**
    * Manager for reads outside a mutation's transaction: in a query, the request's one
-   * snapshot (src/http/read-snapshot.ts), which the loaders read through too.
+   * snapshot (src/http/read-snapshot.ts), which the loaders read through too; taken on the
+   * read replica when one is configured (src/database/replica.ts), else on the primary.
+   * In a mutation, the primary.
    */
   reader: EntityManager;
   config: Config;
@@ -39,12 +43,17 @@ export interface Context {
   /**
    * Rebinds the request's reads (reader, loaders, access) to one ReadSnapshot and returns
    * it, for its owner to end. Called by readSnapshotPlugin for queries only; not for resolvers.
+   * With a replica, the snapshot is taken there unless `query` selects a root field of
+   * PRIMARY_QUERY_FIELDS (or is not given).
    */
-  readFromSnapshot(): ReadSnapshot;
+  readFromSnapshot(query?: { operation: OperationDefinitionNode; document?: DocumentNode }): ReadSnapshot;
 }
 
 export function createContextFactory(deps: {
+  /** The primary: authentication, mutations, their payloads. */
   dataSource: DataSource;
+  /** Where plain queries read when DATABASE_REPLICA_URL is set (issue 14); absent: the primary. */
+  replica?: ReplicaReads;
   authenticator: Authenticator;
   config: Config;
   metrics: Metrics;
@@ -91,8 +100,10 @@ export function createContextFactory(deps: {
           this.access = new Access(principal, this.loaders);
         }
       },
-      readFromSnapshot() {
-        const snapshot = new ReadSnapshot(deps.dataSource);
+      readFromSnapshot(query) {
+        const source =
+          deps.replica && query && !readsPrimary(query.operation, query.document) ? deps.replica.source() : deps.dataSource;
+        const snapshot = new ReadSnapshot(source);
         this.reader = snapshot.manager;
         this.loaders = createLoaders(snapshot.manager);
         this.access = new Access(principal, this.loaders);

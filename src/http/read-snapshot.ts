@@ -1,5 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
+import { beginStatement } from '../database/transaction';
 import { sqlState } from '../errors';
 import type { Context } from './context';
 
@@ -18,7 +19,9 @@ const IN_FAILED_TRANSACTION = '25P02';
  * COMMIT cost about 7% of req/s for one client and none at eight (there it measured faster).
  *
  * The transaction opens lazily, on the request's first statement, with one round trip
- * (`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`); a request that never reads, or
+ * (`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL lock_timeout = …; SET LOCAL
+ * statement_timeout = …`, src/database/transaction.ts beginStatement: the timeouts hold
+ * for this transaction only, also behind PgBouncer, issue 14); a request that never reads, or
  * fails before execution, takes no connection. It is ended (COMMIT, connection back to
  * the pool) by readSnapshotPlugin's willSendResponse, which Apollo runs after execution
  * on success and on error alike. A read-only REPEATABLE READ transaction never fails with
@@ -27,8 +30,10 @@ const IN_FAILED_TRANSACTION = '25P02';
  * second connection while holding one, so a small pool cannot deadlock.
  */
 export class ReadSnapshot {
-  static readonly BEGIN = 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY';
+  static readonly MODE = 'ISOLATION LEVEL REPEATABLE READ READ ONLY';
 
+  /** What opens the snapshot: BEGIN with MODE and the DataSource's timeouts, one statement. */
+  readonly begin: string;
   private readonly runner: QueryRunner;
   private begun?: Promise<unknown>;
   private ended?: Promise<void>;
@@ -39,6 +44,7 @@ export class ReadSnapshot {
 
   constructor(dataSource: DataSource) {
     this.runner = dataSource.createQueryRunner();
+    this.begin = beginStatement(dataSource, ReadSnapshot.MODE);
     // Every statement of the runner asks connect() for its connection; the first call
     // takes one from the pool and begins the transaction on it, and every caller (the
     // first one's concurrent siblings included) waits for that BEGIN before its statement.
@@ -46,7 +52,7 @@ export class ReadSnapshot {
     this.runner.connect = () => {
       this.begun ??= connect().then(async (connection: { query(sql: string): Promise<unknown> }) => {
         // Sent on the pg client itself: the driver-level QueryCounter counts it (src/database/query-counter.ts).
-        await connection.query(ReadSnapshot.BEGIN);
+        await connection.query(this.begin);
         return connection;
       });
       return this.begun as Promise<unknown>;
@@ -114,8 +120,9 @@ export function readSnapshotPlugin(): ApolloServerPlugin<Context> {
     async requestDidStart() {
       let snapshot: ReadSnapshot | undefined;
       return {
-        async didResolveOperation({ operation, contextValue }) {
-          if (operation?.operation === 'query') snapshot = contextValue.readFromSnapshot();
+        async didResolveOperation({ operation, document, contextValue }) {
+          // On the read replica when one is configured, unless a root field needs the primary (src/database/replica.ts).
+          if (operation?.operation === 'query') snapshot = contextValue.readFromSnapshot({ operation, document });
         },
         async willSendResponse() {
           await snapshot?.end();

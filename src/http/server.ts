@@ -14,6 +14,7 @@ import { Authenticator, ViewerKind } from '../auth/principal';
 import type { Config } from '../config';
 import { createErrorFormatter, ErrorCode, SERVICE_UNAVAILABLE_HEADERS } from '../errors';
 import { DatabaseOutage } from '../database/outage';
+import type { ReplicaReads } from '../database/replica';
 import { currentLogger, requestLogging } from '../logger';
 import { DeletionBulkhead } from '../deletion/deletion-bulkhead';
 import { createContextFactory, type Context } from './context';
@@ -36,6 +37,8 @@ import { readSnapshotPlugin } from './read-snapshot';
 export interface ServerDeps {
   config: Config;
   dataSource: DataSource;
+  /** The read replica plain queries read from (DATABASE_REPLICA_URL, issue 14); absent: the primary. */
+  replica?: ReplicaReads;
   schema: GraphQLSchema;
   logger: Logger;
   adminApiKey: string;
@@ -155,7 +158,9 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
     try {
       await deps.dataSource.query('SELECT 1');
       outage.reachable();
-      res.json({ status: 'ready' });
+      // Readiness is the primary's: an unreachable replica only sends plain queries to the
+      // primary (src/database/replica.ts), so it is reported here but never makes this 503.
+      res.json(deps.replica ? { status: 'ready', replica: deps.replica.state } : { status: 'ready' });
     } catch {
       res.status(503).json({ status: 'database unreachable' });
     }
@@ -176,6 +181,7 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
       expressMiddleware(apollo, {
         context: createContextFactory({
           dataSource: deps.dataSource,
+          replica: deps.replica,
           authenticator,
           config,
           metrics,

@@ -16,6 +16,12 @@ export interface TestAppOptions {
   logStream?: DestinationStream;
   /** A PostgreSQL URL whose server gets this file's fresh database; TEST_DATABASE_URL by default. */
   baseUrl?: string;
+  /**
+   * A PgBouncer in front of that server: the app's pool (the server's DATABASE_URL) reaches
+   * the fresh database through it. TEST_POOLER_URL by default when no baseUrl is given
+   * (`npm run test:cluster` sets it: test/cluster/pgbouncer-setup.ts); unset, directly.
+   */
+  poolerUrl?: string;
 }
 
 export interface GraphQLResponse<T> {
@@ -29,7 +35,10 @@ export interface TestApp {
   url: string;
   adminKey: string;
   dataSource: DataSource;
+  /** This file's database, directly (the test's own connections: lockers, watchers, pg_stat_activity). */
   databaseUrl: string;
+  /** What the server's pool connects to: databaseUrl, or the same database through PgBouncer (poolerUrl). */
+  serverDatabaseUrl: string;
   queries: QueryCounter;
   /** Sends a document (typed or text) over HTTP, as the admin unless a token is given. */
   gql<TData, TVariables>(
@@ -62,11 +71,14 @@ export async function startTestApp(env: Record<string, string> = {}, options: Te
   await admin.end();
 
   const databaseUrl = withDatabase(baseUrl, database);
+  const poolerUrl = options.poolerUrl ?? (options.baseUrl ? undefined : process.env.TEST_POOLER_URL);
+  const serverDatabaseUrl = poolerUrl ? withDatabase(poolerUrl, database) : databaseUrl;
   const config: Config = loadConfig({ NODE_ENV: 'test', ...env });
   const logger = createLogger(config.logLevel, options.logStream);
   // With a log stream the SQL traces (level trace) go to the log as well, as in src/database/database.ts.
   const queries = new QueryCounter(options.logStream ? logger : undefined);
-  const dataSource = configuredDataSource(databaseUrl, config, queries);
+  // Migrations too run through the pooler when there is one, as a gateway's start does.
+  const dataSource = configuredDataSource(serverDatabaseUrl, config, queries);
   await dataSource.initialize();
   await dataSource.runMigrations({ transaction: 'each' });
 
@@ -81,6 +93,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: Te
     adminKey,
     dataSource,
     databaseUrl,
+    serverDatabaseUrl,
     queries,
     async gql(document, variables, options = {}) {
       const token = options.token === undefined ? adminKey : options.token;

@@ -3,7 +3,9 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 /**
  * Issue 13: deleteUser in one round trip. Creates delete_user_v1, the plpgsql function that takes
  * deleteUser's locks and runs its statement (src/deletion/deletion.sql.ts explains the order of
- * work, the snapshots and the SQLSTATEs it raises). The text below is a frozen copy of what
+ * work, the snapshots and the SQLSTATEs it raises). Its last parameter is the lock_timeout of the
+ * call's own transaction, which it sets first (issue 14: an autocommit call has no BEGIN to carry
+ * SET LOCAL). The text below is a frozen copy of what
  * deleteUserFunctionDefinition() generated when this migration was written: a migration must
  * not change when the source does. test/delete-user-round-trip.test.ts checks that the
  * database's function body still equals the generated one; when it does not, write a new
@@ -14,12 +16,15 @@ export class DeleteUserFunction1764300601000 implements MigrationInterface {
   name = 'DeleteUserFunction1764300601000';
 
   async up(db: QueryRunner): Promise<void> {
-    await db.query(`CREATE OR REPLACE FUNCTION delete_user_v1(text, text, text, integer, integer)
+    await db.query(`CREATE OR REPLACE FUNCTION delete_user_v1(text, text, text, integer, integer, integer)
   RETURNS json LANGUAGE plpgsql VOLATILE AS $function$
 DECLARE
   _owned_at_lock text[];
   _deletion record;
 BEGIN
+  IF $6 > 0 THEN
+    PERFORM set_config('lock_timeout', $6::text, true);
+  END IF;
   SELECT coalesce(array_agg(_locked.id), '{}') INTO _owned_at_lock FROM (
   SELECT o.id FROM organizations o
    WHERE o.id IN (SELECT organization_id FROM memberships WHERE user_id = $1 AND role = 'OWNER')
@@ -138,6 +143,6 @@ $function$`);
   }
 
   async down(db: QueryRunner): Promise<void> {
-    await db.query(`DROP FUNCTION delete_user_v1(text, text, text, integer, integer)`);
+    await db.query(`DROP FUNCTION delete_user_v1(text, text, text, integer, integer, integer)`);
   }
 }

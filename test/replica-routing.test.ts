@@ -1,0 +1,201 @@
+import { randomBytes } from 'node:crypto';
+import { parse, type OperationDefinitionNode } from 'graphql';
+import { ConfigError, loadConfig } from '../src/config';
+import { QueryCounter } from '../src/database/query-counter';
+import { readsPrimary, ReplicaReads } from '../src/database/replica';
+import { buildAppSchema } from '../src/http/schema';
+import { startServer, type RunningServer } from '../src/http/server';
+import { createLogger } from '../src/logger';
+import { startTestApp, type TestApp } from './support/app';
+
+/**
+ * Issue 14, "Optional read replica", without a replica: which pool serves which statement.
+ * The "replica" here is a second pool to this file's own database (so its data is always
+ * current), counted by a QueryCounter of its own; the primary's is the app's. What a real,
+ * lagging replica shows is proven by test/cluster/replica.cluster.ts (`npm run test:cluster`).
+ */
+
+let app: TestApp;
+const logger = createLogger('silent');
+const schema = buildAppSchema();
+
+interface Routed {
+  url: string;
+  readyz: string;
+  replica: ReplicaReads;
+  replicaQueries: QueryCounter;
+  server: RunningServer;
+  adminKey: string;
+}
+
+async function routedServer(replicaUrl: string): Promise<Routed> {
+  const config = loadConfig({ NODE_ENV: 'test' });
+  const replicaQueries = new QueryCounter();
+  const replica = new ReplicaReads(app.dataSource, replicaUrl, config, logger, replicaQueries);
+  await replica.open();
+  const adminKey = `adm_test_${randomBytes(16).toString('hex')}`;
+  const server = await startServer(
+    { config, dataSource: app.dataSource, replica, schema: await schema, logger, adminApiKey: adminKey },
+    { host: '127.0.0.1', port: 0 },
+  );
+  return { url: server.url, readyz: new URL('/readyz', server.url).toString(), replica, replicaQueries, server, adminKey };
+}
+
+async function gql(routed: Routed, query: string, variables: Record<string, unknown> = {}, token = routed.adminKey) {
+  const response = await fetch(routed.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  return { status: response.status, body: (await response.json()) as { data?: any; errors?: Array<{ extensions?: { code?: string } }> } };
+}
+
+/** Statements each pool ran for `work`. */
+async function statements(routed: Routed, work: () => Promise<unknown>): Promise<{ primary: number; replica: number }> {
+  const primary = app.queries.count;
+  const replica = routed.replicaQueries.count;
+  await work();
+  return { primary: app.queries.count - primary, replica: routed.replicaQueries.count - replica };
+}
+
+beforeAll(async () => {
+  app = await startTestApp();
+});
+afterAll(() => app.close());
+
+describe('DATABASE_REPLICA_URL (issue 14)', () => {
+  it('is validated once, at configuration', () => {
+    expect(() => loadConfig({ DATABASE_REPLICA_URL: 'postgres://r/db' })).toThrow(ConfigError);
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://p/db', DATABASE_REPLICA_URL: 'mysql://r/db' })).toThrow(ConfigError);
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://p/db', DB_REPLICA_POOL_SIZE: '0' })).toThrow(ConfigError);
+    const config = loadConfig({ DATABASE_URL: 'postgres://p/db', DATABASE_REPLICA_URL: 'postgres://r/db', DB_POOL_SIZE: '7' });
+    expect(config).toMatchObject({ databaseReplicaUrl: 'postgres://r/db', dbReplicaPoolSize: 7 });
+    expect(loadConfig({}).databaseReplicaUrl).toBeUndefined();
+  });
+});
+
+describe('readsPrimary: root fields that read the primary even with a replica', () => {
+  const operation = (text: string) => {
+    const document = parse(text);
+    return { document, operation: document.definitions.find((d) => d.kind === 'OperationDefinition') as OperationDefinitionNode };
+  };
+  it.each([
+    ['{ viewer { kind } }', true],
+    ['{ me: viewer { kind } }', true],
+    ['{ deletionReceipt(subjectId: "x") { id } }', true],
+    ['{ user(id: "x") { id } viewer { kind } }', true],
+    ['query Q { ...F } fragment F on Query { deletionReceipt(subjectId: "x") { id } }', true],
+    ['{ ... on Query { viewer { kind } } }', true],
+    ['{ user(id: "x") { id } }', false],
+    ['{ organizations { nodes { id } } __typename }', false],
+    ['query Q { ...F } fragment F on Query { users { totalCount } }', false],
+  ])('%s → %s', (text, expected) => {
+    const { document, operation: op } = operation(text);
+    expect(readsPrimary(op, document)).toBe(expected);
+  });
+});
+
+describe('with a replica pool', () => {
+  let routed: Routed;
+  beforeAll(async () => {
+    routed = await routedServer(app.databaseUrl);
+  });
+  afterAll(async () => {
+    await routed.server.stop();
+    await routed.replica.close();
+  });
+
+  it('is ready, and says the replica is in use', async () => {
+    const response = await fetch(routed.readyz);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: 'ready', replica: 'in use' });
+  });
+
+  let userId: string;
+  let token: string;
+
+  it('mutations and their payloads use the primary only', async () => {
+    const counts = await statements(routed, async () => {
+      const created = await gql(routed, 'mutation { createUser(input: { email: "replica-routing@example.com", name: "R" }) { id email memberships { id } sessions { id } } }');
+      expect(created.body.errors).toBeUndefined();
+      userId = created.body.data.createUser.id;
+      const session = await gql(routed, 'mutation S($id: ID!) { createSession(input: { userId: $id }) { token session { user { id } } } }', { id: userId });
+      expect(session.body.data.createSession.session.user.id).toBe(userId);
+      token = session.body.data.createSession.token;
+    });
+    expect(counts.primary).toBeGreaterThan(0);
+    expect(counts.replica).toBe(0);
+  });
+
+  it('a plain query reads the replica; a session is authenticated on the primary', async () => {
+    const asAdmin = await statements(routed, async () => {
+      const answer = await gql(routed, 'query U($id: ID!) { user(id: $id) { id sessions { id } } }', { id: userId });
+      expect(answer.body.data.user.id).toBe(userId);
+    });
+    // BEGIN, the user, the sessions, COMMIT: all on the replica. The admin key needs no statement.
+    expect(asAdmin.primary).toBe(0);
+    expect(asAdmin.replica).toBeGreaterThanOrEqual(3);
+
+    const asSession = await statements(routed, async () => {
+      const answer = await gql(routed, 'query U($id: ID!) { user(id: $id) { id } }', { id: userId }, token);
+      expect(answer.body.data.user.id).toBe(userId);
+    });
+    expect(asSession.primary).toBe(1); // the session token's lookup
+    expect(asSession.replica).toBeGreaterThanOrEqual(2);
+  });
+
+  it('viewer and deletionReceipt read the primary, even beside other root fields', async () => {
+    // viewer as the session (its user and session read on the primary), deletionReceipt as the admin.
+    for (const [query, variables, as] of [
+      ['{ viewer { kind user { id } session { id } } }', {}, token],
+      ['query R($id: ID!) { user(id: $id) { id } deletionReceipt(subjectId: $id) { id } }', { id: userId }, routed.adminKey],
+    ] as const) {
+      const counts = await statements(routed, async () => {
+        const answer = await gql(routed, query, variables, as);
+        expect(answer.body.errors).toBeUndefined();
+      });
+      expect(counts.replica).toBe(0);
+      expect(counts.primary).toBeGreaterThanOrEqual(2);
+    }
+  });
+
+  it('a terminated session is refused at once, whatever the query reads', async () => {
+    const terminated = await gql(routed, 'mutation T($id: ID!) { terminateUserSessions(userId: $id) { id } }', { id: userId });
+    expect(terminated.body.errors).toBeUndefined();
+    const answer = await gql(routed, 'query U($id: ID!) { user(id: $id) { id } }', { id: userId }, token);
+    expect(answer.status).toBe(401);
+    expect(answer.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  });
+});
+
+describe('with a replica that cannot be reached', () => {
+  let routed: Routed;
+  beforeAll(async () => {
+    // A port nothing listens on: connections are refused at once.
+    const closed = new URL(app.databaseUrl);
+    closed.port = '1';
+    routed = await routedServer(closed.toString());
+  });
+  afterAll(async () => {
+    await routed.server.stop();
+    await routed.replica.close();
+  });
+
+  it('the server starts and stays ready, saying the replica is unreachable', async () => {
+    const response = await fetch(routed.readyz);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: 'ready', replica: 'unreachable' });
+    expect(routed.replica.state).toBe('unreachable');
+  });
+
+  it('plain queries are answered from the primary', async () => {
+    const counts = await statements(routed, async () => {
+      const answer = await gql(routed, '{ users(first: 5) { totalCount } }');
+      expect(answer.status).toBe(200);
+      expect(answer.body.errors).toBeUndefined();
+      expect(answer.body.data.users.totalCount).toBeGreaterThanOrEqual(1);
+    });
+    expect(counts.replica).toBe(0);
+    expect(counts.primary).toBeGreaterThanOrEqual(3);
+  });
+});
