@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { Client, Pool, type PoolClient } from 'pg';
+import { caseCluster, clusterMarkdown, CLUSTER_NOTE } from './cluster';
 import { floorDeleteOrganization, floorDeleteUser, floorMemberList } from './floor';
 import {
   backendCpu,
@@ -32,8 +33,11 @@ import { caseWebhooks } from './webhooks';
  * server memory, SQL statements per call, and a read. See bench/README.md.
  *
  * BENCH_QUICK=1 runs every case with small sizes and short durations (a smoke test).
+ * BENCH_ONLY=cluster runs case 7 alone (the cluster load check), writing {quick,latest}.cluster.*.
  */
 const QUICK = process.env.BENCH_QUICK === '1';
+const ONLY = process.env.BENCH_ONLY;
+if (ONLY !== undefined && ONLY !== 'cluster') throw new Error(`BENCH_ONLY=${ONLY}: only "cluster" is supported`);
 const SIZES = QUICK ? [1_000, 5_000] : [1_000, 10_000, 100_000];
 // 100,000 members: fewer runs, to keep the whole bench near 15 minutes on a 2-core machine.
 const RUNS: Record<number, number> = QUICK ? { 1_000: 2, 5_000: 2 } : { 1_000: 5, 10_000: 5, 100_000: 2 };
@@ -633,7 +637,49 @@ function issueTargets(
   return targets;
 }
 
+/** Case 7 with the settings and requests of cases 2 and 5 (bench/cluster.ts). */
+function runClusterCase() {
+  return caseCluster({
+    quick: QUICK,
+    loadSeconds: LOAD_SECONDS,
+    warmupSeconds: WARMUP_SECONDS,
+    deleteUser: DELETE_USER,
+    read: READ,
+    readFirst: READ_FIRST,
+    log,
+  });
+}
+
+/** BENCH_ONLY=cluster: case 7 alone, for working on it; results in bench/results/{quick,latest}.cluster.*. */
+async function mainClusterOnly(): Promise<void> {
+  const startedAt = new Date();
+  const loadBefore = loadAverage();
+  if (loadBefore[0] > 1) log(`Note: load average is ${loadBefore.join(' ')} before starting; other work on this machine will skew the numbers.`);
+  try {
+    log(`Case 7: the cluster load check (BENCH_ONLY=cluster). ${CLUSTER_NOTE}`);
+    const cluster = await runClusterCase();
+    const results = {
+      startedAt: startedAt.toISOString(),
+      durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+      quick: QUICK,
+      machine: { ...machine(cluster.status === 'measured' ? cluster.postgres : 'n/a', false), postgresSource: "the cluster's primary", loadAverageBefore: loadBefore, loadAverageAfter: loadAverage() },
+      settings: { loadSeconds: LOAD_SECONDS, warmupSeconds: WARMUP_SECONDS },
+      cluster,
+    };
+    const markdown = clusterMarkdown(cluster);
+    fs.mkdirSync(RESULTS, { recursive: true });
+    const name = `${QUICK ? 'quick' : 'latest'}.cluster`;
+    fs.writeFileSync(path.join(RESULTS, `${name}.json`), JSON.stringify(results, null, 2) + '\n');
+    fs.writeFileSync(path.join(RESULTS, `${name}.md`), markdown);
+    log('\n' + markdown);
+    log(`Results written to bench/results/${name}.json and bench/results/${name}.md`);
+  } finally {
+    await cleanup();
+  }
+}
+
 async function main(): Promise<void> {
+  if (ONLY === 'cluster') return mainClusterOnly();
   const startedAt = new Date();
   const loadBefore = loadAverage();
   if (loadBefore[0] > 1) log(`Note: load average is ${loadBefore.join(' ')} before starting; other work on this machine will skew the numbers.`);
@@ -656,6 +702,8 @@ async function main(): Promise<void> {
     const read = await caseRead(client, server, database.url);
     log('Case 6: webhooks: deletion time with 0 and 10 endpoints, deliveries per second');
     const webhooks = await caseWebhooks(client, database.url, SIZES.at(-1)!, QUICK ? 1 : 2);
+    log(`Case 7: deleteUser and the read through HAProxy and 3 gateways vs one gateway direct (the local cluster). ${CLUSTER_NOTE}`);
+    const cluster = await runClusterCase();
 
     const targets = issueTargets(organizations, users, read, statements, webhooks);
 
@@ -672,6 +720,7 @@ async function main(): Promise<void> {
       deleteUser: users,
       read,
       webhooks,
+      cluster,
       targets,
     };
 
@@ -752,6 +801,7 @@ async function main(): Promise<void> {
       '',
       `**Webhooks** (${webhooks.members.toLocaleString('en')}-member deleteOrganization; bench/webhooks.ts): the deletion took ${webhooks.deletionMs.endpoints0} ms with 0 endpoints and ${webhooks.deletionMs.endpoints10} ms with 10 endpoints subscribed to its user.deleted and organization.deleted events (${webhooks.deletionMs.ratio}×; medians of ${webhooks.runs}); the fan-out then created ${webhooks.messagesWith10Endpoints.toLocaleString('en')} messages in ${webhooks.fanOutMsWith10Endpoints} ms. One endpoint received the ${webhooks.delivery.messages.toLocaleString('en')} user.deleted messages in ${webhooks.delivery.seconds} s: **${webhooks.delivery.perSecond} deliveries/s** (signed, each attempt recorded).`,
       '',
+      clusterMarkdown(cluster),
       '**Targets** (issue 13, and the earlier issues\' that still hold)',
       '',
       table(
