@@ -34,10 +34,14 @@ import { caseWebhooks } from './webhooks';
  *
  * BENCH_QUICK=1 runs every case with small sizes and short durations (a smoke test).
  * BENCH_ONLY=cluster runs case 7 alone (the cluster load check), writing {quick,latest}.cluster.*.
+ * BENCH_ONLY=deleteUser runs case 2 alone (deleteUser under load against its floor), writing
+ * {quick,latest}.deleteUser.*: to re-measure it on a quiet machine without the whole bench.
  */
 const QUICK = process.env.BENCH_QUICK === '1';
 const ONLY = process.env.BENCH_ONLY;
-if (ONLY !== undefined && ONLY !== 'cluster') throw new Error(`BENCH_ONLY=${ONLY}: only "cluster" is supported`);
+if (ONLY !== undefined && ONLY !== 'cluster' && ONLY !== 'deleteUser') {
+  throw new Error(`BENCH_ONLY=${ONLY}: only "cluster" and "deleteUser" are supported`);
+}
 const SIZES = QUICK ? [1_000, 5_000] : [1_000, 10_000, 100_000];
 // 100,000 members: fewer runs, to keep the whole bench near 15 minutes on a 2-core machine.
 const RUNS: Record<number, number> = QUICK ? { 1_000: 2, 5_000: 2 } : { 1_000: 5, 10_000: 5, 100_000: 2 };
@@ -678,8 +682,55 @@ async function mainClusterOnly(): Promise<void> {
   }
 }
 
+/** BENCH_ONLY=deleteUser: case 2 alone; results in bench/results/{quick,latest}.deleteUser.*. */
+async function mainDeleteUserOnly(): Promise<void> {
+  const startedAt = new Date();
+  const loadBefore = loadAverage();
+  if (loadBefore[0] > 1) log(`Note: load average is ${loadBefore.join(' ')} before starting; other work on this machine will skew the numbers.`);
+  const database = await startDatabase();
+  const server = await startChildServer(database.url);
+  const client = new Client({ connectionString: database.url });
+  client.on('error', () => undefined);
+  await client.connect();
+  onCleanup(() => client.end().catch(() => undefined));
+  try {
+    log('Case 2: deleteUser under load vs the SQL floor (BENCH_ONLY=deleteUser)');
+    const users = await caseDeleteUser(client, server, database.url);
+    const loadAfter = loadAverage();
+    const results = {
+      startedAt: startedAt.toISOString(),
+      quick: QUICK,
+      machine: { ...machine(database.version, database.embedded), loadAverageBefore: loadBefore, loadAverageAfter: loadAfter },
+      settings: { loadSeconds: LOAD_SECONDS, warmupSeconds: WARMUP_SECONDS, serverPoolSize: 10, nodeEnv: 'production', logLevel: 'warn' },
+      deleteUser: users,
+    };
+    const rows = users.rows.map((r) => [
+      r.concurrency,
+      r.server.rps,
+      `${r.server.p99Ms} ms`,
+      `${r.server.serverCpuMsPerRequest} ms`,
+      `${r.server.pgCpuMsPerRequest} ms`,
+      r.floor.rps,
+      `${r.floor.p99Ms} ms`,
+      `${Math.round((r.server.rps / r.floor.rps) * 100)}%`,
+    ]);
+    const markdown =
+      table(['clients', 'server req/s', 'p99', 'server CPU/req', 'PG CPU/req', 'floor req/s', 'p99', 'throughput server/floor'], rows) +
+      `\n\nLoad average ${loadBefore[0]} before, ${loadAfter[0]} after; end state of server and floor ` +
+      `${users.sameDataAsFloor ? 'identical' : 'DIFFERENT'}.\n`;
+    fs.mkdirSync(RESULTS, { recursive: true });
+    const name = `${QUICK ? 'quick' : 'latest'}.deleteUser`;
+    fs.writeFileSync(path.join(RESULTS, `${name}.json`), JSON.stringify(results, null, 2) + '\n');
+    fs.writeFileSync(path.join(RESULTS, `${name}.md`), markdown);
+    log('\n' + markdown);
+  } finally {
+    await cleanup();
+  }
+}
+
 async function main(): Promise<void> {
   if (ONLY === 'cluster') return mainClusterOnly();
+  if (ONLY === 'deleteUser') return mainDeleteUserOnly();
   const startedAt = new Date();
   const loadBefore = loadAverage();
   if (loadBefore[0] > 1) log(`Note: load average is ${loadBefore.join(' ')} before starting; other work on this machine will skew the numbers.`);
