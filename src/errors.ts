@@ -22,6 +22,19 @@ export enum ErrorCode {
    * queue is exhausted, or the server is shutting down. HTTP 503 with Retry-After.
    */
   SERVICE_UNAVAILABLE = 'SERVICE_UNAVAILABLE',
+  /**
+   * The change may or may not have been applied (issue 14): the connection to the database
+   * was lost after the mutation's COMMIT, or its one autocommit statement (deleteUser), was
+   * sent, so PostgreSQL may have committed it before the answer was lost. Never 503: that
+   * status means "nothing ran" and HAProxy retries it on another gateway (ops/haproxy.cfg
+   * `retry-on conn-failure 503`), which would answer about work that did happen as if it
+   * had not. HTTP 200 like every other field error (GraphQL over HTTP: a response with a
+   * `data` entry is 2xx in both media types); not 5xx, since the gateway did answer, and
+   * proxies and client libraries commonly retry 502 and 504 by themselves. The same code
+   * as HAProxy's own 502/504 body, which says the same for a gateway lost mid-request.
+   * The client checks before sending it again: a deletion with deletionReceipt(subjectId).
+   */
+  OUTCOME_UNKNOWN = 'OUTCOME_UNKNOWN',
   INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
 }
 
@@ -53,6 +66,16 @@ export const RETRY_AFTER_SECONDS = 2;
 export const DATABASE_UNREACHABLE = 'The database is unreachable; try again shortly';
 export const SERVER_BUSY = 'The server is busy: no database connection came free in time; try again shortly';
 export const DELETIONS_BUSY = 'The server is busy with other deletions; this one was not started. Try again shortly';
+/**
+ * SQLSTATE 25006 (read_only_sql_transaction): a write reached a server that only reads, a
+ * hot standby or a former primary, e.g. while a failover is under way and the pooler still
+ * points at the old one. PostgreSQL refused the first write, so nothing of it ran.
+ */
+export const DATABASE_READ_ONLY = 'The database is read-only for now (a failover may be under way); nothing was written. Try again shortly';
+/** The message of OUTCOME_UNKNOWN: what happened, and how the client learns which. */
+export const OUTCOME_UNKNOWN_MESSAGE =
+  'The connection to the database was lost after this change was sent to it, so it may or may not have been applied. ' +
+  'A query can be sent again; check before sending a mutation again (a deletion: deletionReceipt(subjectId) is null while nothing was deleted)';
 
 export interface FieldProblem {
   field: string;
@@ -97,6 +120,15 @@ export class AppError extends Error {
    */
   static serviceUnavailable(message: string): AppError {
     return new AppError(ErrorCode.SERVICE_UNAVAILABLE, message);
+  }
+  /**
+   * The connection was lost once the commit was sent (inTransaction): OUTCOME_UNKNOWN,
+   * HTTP 200 (see ErrorCode). `cause` is the driver's error, for the log only.
+   */
+  static outcomeUnknown(cause: unknown): AppError {
+    const error = new AppError(ErrorCode.OUTCOME_UNKNOWN, OUTCOME_UNKNOWN_MESSAGE);
+    (error as { cause?: unknown }).cause = cause;
+    return error;
   }
 
   /**
@@ -275,6 +307,33 @@ function messageOf(error: unknown): string {
  */
 const RELEASED_RUNNER_ERRORS = new Set(['QueryRunnerProviderAlreadyReleasedError', 'QueryRunnerAlreadyReleasedError']);
 
+/**
+ * Failures that come before a statement reaches PostgreSQL: the pg client refusing to
+ * send on a connection it already knows is broken, a runner TypeORM already released
+ * (RELEASED_RUNNER_ERRORS), PgBouncer finding no server connection for it (it assigns one
+ * before it forwards anything: query_wait_timeout, "no more connections allowed", "pgbouncer
+ * cannot connect to server", "server login has been failing", isServerBusy), or
+ * PostgreSQL refusing a login (57P03, starting up).
+ */
+const NOT_SENT_MESSAGES = /is not queryable|^pgbouncer cannot connect to server|^server login has been failing/;
+
+/**
+ * Whether a failure of the statement that commits (a COMMIT, or a unit's one autocommit
+ * statement) leaves its outcome unknown (issue 14): the connection was lost after it was
+ * sent (reset, terminated, 57P01/57P02 admin or crash shutdown, class 08, PgBouncer's
+ * "server conn crashed?"), so PostgreSQL may have committed before the answer was lost,
+ * e.g. a backend terminated while waiting for a synchronous standby has committed
+ * locally. False for every error PostgreSQL answered the statement with (a constraint,
+ * a lock timeout, 25006: the transaction rolled back) and for the failures that come
+ * before anything is sent (NOT_SENT_MESSAGES): nothing ran, SERVICE_UNAVAILABLE.
+ */
+export function outcomeUnknownAfter(error: unknown): boolean {
+  if (!isDatabaseUnavailable(error)) return false;
+  if (RELEASED_RUNNER_ERRORS.has((error as { name?: unknown } | null)?.name as string)) return false;
+  if (sqlState(error) === '57P03') return false;
+  return !NOT_SENT_MESSAGES.test(messageOf(error));
+}
+
 export function isDatabaseUnavailable(error: unknown): boolean {
   if (isServerBusy(error)) return false;
   if (RELEASED_RUNNER_ERRORS.has((error as { name?: unknown } | null)?.name as string)) return true;
@@ -311,6 +370,8 @@ function toAppError(error: unknown): AppError | undefined {
       return AppError.conflict('This conflicts with an existing record');
     case '22021': // character_not_in_repertoire: PostgreSQL text cannot hold U+0000, which JSON can carry
       return new AppError(ErrorCode.BAD_USER_INPUT, 'Invalid input: text must not contain the NUL character (U+0000)');
+    case '25006': // read_only_sql_transaction: refused before the first write (DATABASE_READ_ONLY)
+      return AppError.serviceUnavailable(DATABASE_READ_ONLY);
     case '55P03':
     case '57014':
     case '40001': // still failing after inTransaction's retries
@@ -356,6 +417,11 @@ function formatError(
     if (isDatabaseUnavailable(original) && outage) outage.refused(original, currentLogger(logger));
     else currentLogger(logger).warn({ path: formatted.path, reason: appError.message }, 'request refused: try again');
   }
+  if (appError?.code === ErrorCode.OUTCOME_UNKNOWN) {
+    // One line per such answer, with the driver's error: an operator may want to know which ones.
+    const cause = (appError as { cause?: unknown }).cause;
+    currentLogger(logger).warn({ path: formatted.path, cause: describeCause(cause) }, 'mutation outcome unknown: the database connection was lost after its commit was sent');
+  }
   if (appError) {
     return {
       message: appError.message,
@@ -389,4 +455,12 @@ function formatError(
     path: formatted.path,
     extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
   };
+}
+
+/** A cause in one short line (name, SQLSTATE or errno code, message), never a stack or SQL text. */
+function describeCause(cause: unknown): string | undefined {
+  if (cause === undefined) return undefined;
+  const error = cause as { name?: unknown; code?: unknown; message?: unknown } | null;
+  const parts = [error?.name, error?.code, error?.message].filter((part) => typeof part === 'string' && part !== '');
+  return parts.length ? parts.join(': ') : String(cause);
 }

@@ -1,5 +1,5 @@
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
-import { RETRYABLE_SQLSTATES, sqlState } from '../errors';
+import { AppError, RETRYABLE_SQLSTATES, isDatabaseUnavailable, outcomeUnknownAfter, sqlState } from '../errors';
 
 /**
  * PostgreSQL lock_timeout and statement_timeout for a DataSource's transactions, in ms
@@ -118,6 +118,8 @@ export interface TransactionOptions {
    * PostgreSQL notices a closed connection only when it next reads or writes it; the
    * statement still commits or fails as a whole. With the default timeouts (each lock wait
    * at most 5 s, a grace of 30 s) a deleteUser is unlikely to be still running then.
+   * A connection lost while the statement is in flight is OUTCOME_UNKNOWN, as for a
+   * COMMIT (inTransaction).
    */
   singleStatement?: boolean;
 }
@@ -134,6 +136,17 @@ export interface Admission {
  * reruns the whole unit of work with a short, jittered back-off; the client never
  * sees them unless every attempt failed. With `singleStatement` the unit is one
  * statement in autocommit instead (no BEGIN/COMMIT round trips; see that option).
+ *
+ * What a lost connection means depends on when it is lost (issue 14):
+ * - while connecting or beginning, or during the work before COMMIT: nothing committed
+ *   (PostgreSQL rolls back a transaction whose connection ends), and the driver's error
+ *   is thrown as it is (SERVICE_UNAVAILABLE, HTTP 503: "nothing ran, try again", which
+ *   HAProxy retries on another gateway);
+ * - after the COMMIT, or the one autocommit statement, was sent: PostgreSQL may have
+ *   committed before the answer was lost (errors.ts outcomeUnknownAfter), so the unit
+ *   fails with OUTCOME_UNKNOWN (HTTP 200, never retried by anyone but the client, who
+ *   checks first). An error PostgreSQL answered with (a deferred constraint, a lock
+ *   timeout) still means rolled back and is thrown as it is.
  */
 export async function inTransaction<T>(
   dataSource: DataSource,
@@ -148,10 +161,15 @@ export async function inTransaction<T>(
   const autocommit = options.singleStatement === true && !options.rollbackOnly;
   for (let attempt = 1; ; attempt += 1) {
     const runner = dataSource.createQueryRunner();
+    // Set once the statement that commits (COMMIT, or the one autocommit statement) is sent.
+    let commitSent = false;
+    let lost: unknown;
     try {
       await runner.connect();
       if (autocommit) {
-        oneStatementOnly(runner);
+        oneStatementOnly(runner, () => {
+          commitSent = true;
+        });
         return await work(runner.manager);
       }
       // READ COMMITTED, PostgreSQL's default: naming it would cost a SET TRANSACTION round trip.
@@ -159,12 +177,17 @@ export async function inTransaction<T>(
       await beginTransaction(runner, dataSource);
       const result = await work(runner.manager);
       if (options.rollbackOnly) await runner.rollbackTransaction();
-      else await runner.commitTransaction();
+      else {
+        commitSent = true;
+        await runner.commitTransaction();
+      }
       return result;
     } catch (error) {
-      if (runner.isTransactionActive) {
+      if (isDatabaseUnavailable(error)) lost = error;
+      else if (runner.isTransactionActive) {
         await runner.rollbackTransaction().catch(() => undefined);
       }
+      if (commitSent && outcomeUnknownAfter(error)) throw AppError.outcomeUnknown(error);
       const code = sqlState(error);
       if (code && RETRYABLE_SQLSTATES.has(code) && attempt < maxAttempts) {
         await new Promise((resolve) => setTimeout(resolve, 5 * 2 ** attempt + Math.random() * 20));
@@ -172,18 +195,40 @@ export async function inTransaction<T>(
       }
       throw error;
     } finally {
-      await runner.release().catch(() => undefined);
+      await release(runner, lost).catch(() => undefined);
     }
   }
 }
 
-/** Lets the runner send one statement; a second throws (a bug: in autocommit it would commit on its own). */
-function oneStatementOnly(runner: QueryRunner): void {
+/**
+ * Gives the runner's connection back to the pool, or, when it was lost (`lost`: the
+ * error that said so), has the pool discard it. A backend ended by PostgreSQL (57P01,
+ * pg_terminate_backend) fails the statement with its error message before the socket
+ * closes; released as healthy, the pool could hand the dead connection to the next
+ * request before noticing, whose statement would then fail too (and, were it a COMMIT, as
+ * OUTCOME_UNKNOWN). TypeORM's release takes no error; its releasePostgresConnection(err)
+ * passes one to pg-pool's release(err), which destroys the client.
+ */
+async function release(runner: QueryRunner, lost: unknown): Promise<void> {
+  const withError = (runner as unknown as { releasePostgresConnection?: (error: unknown) => Promise<void> }).releasePostgresConnection;
+  if (lost !== undefined && typeof withError === 'function') {
+    await withError.call(runner, lost || new Error('the connection was lost'));
+    return;
+  }
+  await runner.release();
+}
+
+/**
+ * Lets the runner send one statement, calling `sending` just before; a second throws (a
+ * bug: in autocommit it would commit on its own).
+ */
+function oneStatementOnly(runner: QueryRunner, sending: () => void): void {
   const query = runner.query.bind(runner) as (...args: unknown[]) => Promise<unknown>;
   let sent = false;
   (runner as { query: (...args: unknown[]) => Promise<unknown> }).query = (...args: unknown[]) => {
     if (sent) return Promise.reject(new Error('a singleStatement unit of work sent a second statement'));
     sent = true;
+    sending();
     return query(...args);
   };
 }

@@ -122,8 +122,11 @@ export function graphqlResponseStatusPlugin(): ApolloServerPlugin<Context> {
           // Except a mutation one of whose fields ran and committed: a 503 would invite
           // retrying the whole document and doing that field again (whose answer may even
           // be lost: a later non-null field that failed nulls all of `data`). Its answer
-          // stays 200, and each field's error says what did not run.
-          if (!committed && errors?.some((error) => error.extensions?.code === ErrorCode.SERVICE_UNAVAILABLE)) {
+          // stays 200, and each field's error says what did not run. The same for a field
+          // whose outcome is unknown (OUTCOME_UNKNOWN: it may have committed): a proxy that
+          // retries 503s would replay it.
+          const mayHaveCommitted = committed || errors?.some((error) => error.extensions?.code === ErrorCode.OUTCOME_UNKNOWN);
+          if (!mayHaveCommitted && errors?.some((error) => error.extensions?.code === ErrorCode.SERVICE_UNAVAILABLE)) {
             response.http.status = 503;
             for (const [name, value] of Object.entries(SERVICE_UNAVAILABLE_HEADERS)) response.http.headers.set(name, value);
             return;
