@@ -41,9 +41,11 @@ export interface DataSourceOptions {
   url: string;
   poolSize?: number;
   /**
-   * PostgreSQL lock_timeout / statement_timeout for every transaction the gateway opens, in
-   * ms: sent as SET LOCAL with each BEGIN (src/database/transaction.ts beginStatement), never
-   * as connection settings, so they hold behind PgBouncer in transaction mode (issue 14).
+   * PostgreSQL lock_timeout / statement_timeout, in ms: for every transaction the gateway
+   * opens, sent as SET LOCAL with each BEGIN (src/database/transaction.ts beginStatement), so
+   * they hold behind PgBouncer in transaction mode (issue 14); and as startup parameters, the
+   * ceiling of statements outside a transaction on a direct connection (PgBouncer ignores them;
+   * there the role's settings are the ceiling).
    */
   lockTimeoutMs?: number;
   statementTimeoutMs?: number;
@@ -69,10 +71,16 @@ export function createDataSource(options: DataSourceOptions): DataSource {
     applicationName: options.applicationName ?? 'identity-gateway',
     extra: {
       max: options.poolSize ?? 10,
-      // No lock_timeout / statement_timeout startup parameters (issue 14): a connection holds
-      // no setting of ours between transactions, on a direct connection as through PgBouncer.
-      // One mechanism for both paths, so what the suite proves directly holds when pooled;
-      // the timeouts travel with each BEGIN instead (setTransactionTimeouts below).
+      // A ceiling for statements outside a transaction (authentication lookups, a mutation's
+      // payload reads, /readyz, the outage probe, the autocommit deleteUser): startup parameters
+      // of a direct connection, so a lock held elsewhere fails them with lock_not_available
+      // instead of hanging the request. Inside a transaction SET LOCAL rules (setTransactionTimeouts
+      // below), the same values. A startup parameter is this client connection's own: PgBouncer
+      // 1.18 drops these two (ignore_startup_parameters, ops/pgbouncer.ini), and there the
+      // ceiling is a setting of the gateway's role instead (ops/cluster.ts; README "Timeouts
+      // without session state").
+      lock_timeout: options.lockTimeoutMs,
+      statement_timeout: options.statementTimeoutMs,
       // A request never waits for ever on a connection.
       connectionTimeoutMillis: 5_000,
       idleTimeoutMillis: 30_000,

@@ -36,6 +36,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
+import { loadConfig } from '../src/config';
 
 const ROOT = path.resolve(__dirname, '..');
 const OPS = __dirname;
@@ -399,12 +400,24 @@ class Topology implements Cluster {
       await this.pgCtlStart('primary');
       await this.sql(this.primary.url, [
         `CREATE ROLE gateway LOGIN PASSWORD '${this.passwords.gateway}'`,
+        // The ceiling of the gateways' statements outside a transaction: through PgBouncer their
+        // startup parameters are ignored (ops/pgbouncer.ini), so the role carries the same values
+        // as DB_LOCK_TIMEOUT_MS / DB_STATEMENT_TIMEOUT_MS (their defaults, or gatewayEnv's). Inside
+        // a transaction the gateway's SET LOCAL overrides them. Production does the same (README
+        // "Timeouts without session state").
+        ...this.roleTimeouts().map((setting) => `ALTER ROLE gateway SET ${setting}`),
         'CREATE DATABASE gateway OWNER gateway',
         `CREATE ROLE replicator LOGIN REPLICATION PASSWORD '${this.passwords.replicator}'`,
       ]);
       return;
     }
     await this.pgCtlStart('primary');
+  }
+
+  /** `lock_timeout = <ms>` and `statement_timeout = <ms>`: the gateways' configured values (src/config.ts). */
+  private roleTimeouts(): string[] {
+    const config = loadConfig({ NODE_ENV: 'production', ...this.options.gatewayEnv });
+    return [`lock_timeout = ${config.dbLockTimeoutMs}`, `statement_timeout = ${config.dbStatementTimeoutMs}`];
   }
 
   // ── Replica: pg_basebackup (-R: standby.signal + primary_conninfo), streaming from a slot ──

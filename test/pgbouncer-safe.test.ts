@@ -28,7 +28,11 @@ import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-re
  *
  * - its lock and statement timeouts come with every BEGIN as SET LOCAL, in the BEGIN's one
  *   round trip (src/database/transaction.ts beginStatement), and the autocommit deleteUser
- *   sets its own lock timeout (delete_user_v1); no connection holds a timeout of ours;
+ *   sets its own lock timeout (delete_user_v1); no session SET of a timeout. A direct
+ *   connection carries the same values as startup parameters, the ceiling of statements
+ *   outside a transaction: a setting of that client connection ('client' in pg_settings),
+ *   which PgBouncer drops (ignore_startup_parameters) and so never hands to another client
+ *   (test/timeout-ceiling.test.ts);
  * - no named prepared statement, no session-level advisory lock, no LISTEN, no session SET,
  *   from the gateway or from pg-boss (the webhook queue);
  * - PgBouncer's own refusals (query_wait_timeout, "server conn crashed?", …) are
@@ -50,6 +54,9 @@ const ENV = {
   WEBHOOK_POLL_INTERVAL_MS: '100',
 };
 
+/** Whether the app's pool goes through PgBouncer (`npm run test:cluster`, project "pgbouncer"). */
+const POOLED = Boolean(process.env.TEST_POOLER_URL);
+
 let app: TestApp;
 beforeAll(async () => {
   app = await startTestApp(ENV);
@@ -63,7 +70,11 @@ interface SessionState {
   prepared: string[];
   listening: string[];
   advisoryLocks: number;
-  /** lock_timeout / statement_timeout set at connect ('client') or by a session SET ('session'). */
+  /**
+   * lock_timeout / statement_timeout set by a session SET ('session'), which would stay on
+   * the server connection for the next client. Not the startup parameters ('client'): a
+   * direct connection's own, and never sent on by PgBouncer.
+   */
   timeouts: string[];
 }
 
@@ -72,7 +83,7 @@ const SESSION_STATE = `
          (SELECT coalesce(array_agg(channel ORDER BY channel), '{}') FROM pg_listening_channels() channel) AS listening,
          (SELECT count(*)::int FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()) AS "advisoryLocks",
          (SELECT coalesce(array_agg(name || ' (' || source || ')' ORDER BY name), '{}') FROM pg_settings
-           WHERE name IN ('lock_timeout', 'statement_timeout') AND source IN ('client', 'session')) AS timeouts`;
+           WHERE name IN ('lock_timeout', 'statement_timeout') AND source = 'session') AS timeouts`;
 
 /**
  * The session state of the server connection behind `client`, read in a transaction of
@@ -164,7 +175,7 @@ describe('the checks can fail', () => {
   });
 });
 
-describe('timeouts per transaction, never per connection', () => {
+describe('timeouts per transaction, never a session SET', () => {
   it('every transaction opens with one statement: BEGIN and SET LOCAL of both timeouts', async () => {
     expect(beginStatement(app.dataSource)).toBe(
       `BEGIN; SET LOCAL lock_timeout = ${LOCK_TIMEOUT_MS}; SET LOCAL statement_timeout = ${STATEMENT_TIMEOUT_MS}`,
@@ -183,7 +194,7 @@ describe('timeouts per transaction, never per connection', () => {
     expect(app.queries.count - before).toBe(mutation.server.length + query.server.length);
   });
 
-  it('in force inside every transaction, and gone after it', async () => {
+  it('in force inside every transaction; outside one only the startup ceiling of a direct connection', async () => {
     const read = (manager: { query(sql: string): Promise<Array<{ lock: string; statement: string }>> }) =>
       manager.query(`SELECT current_setting('lock_timeout') AS lock, current_setting('statement_timeout') AS statement`);
     expect(await inTransaction(app.dataSource, read)).toEqual([{ lock: '700ms', statement: '2s' }]);
@@ -193,9 +204,12 @@ describe('timeouts per transaction, never per connection', () => {
     } finally {
       await snapshot.end();
     }
-    // Outside a transaction (autocommit) nothing of ours is in force, on any connection.
+    // Outside a transaction (autocommit): directly, the same values as startup parameters (the
+    // ceiling, ormconfig.ts); through PgBouncer, which drops them, nothing of the gateway's
+    // (there the role's settings are the ceiling, ops/cluster.ts).
     const [outside] = await read(app.dataSource.manager);
-    expect(outside).not.toEqual({ lock: '700ms', statement: '2s' });
+    if (POOLED) expect(outside).not.toEqual({ lock: '700ms', statement: '2s' });
+    else expect(outside).toEqual({ lock: '700ms', statement: '2s' });
     expect(await poolSessionStates()).toEqual(Array(loadConfig({ NODE_ENV: 'test', ...ENV }).dbPoolSize).fill(CLEAN));
   });
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { parse, type OperationDefinitionNode } from 'graphql';
+import { Client } from 'pg';
 import { ConfigError, loadConfig } from '../src/config';
 import { QueryCounter } from '../src/database/query-counter';
 import { readsPrimary, ReplicaReads } from '../src/database/replica';
@@ -142,6 +143,52 @@ describe('with a replica pool', () => {
     });
     expect(asSession.primary).toBe(1); // the session token's lookup
     expect(asSession.replica).toBeGreaterThanOrEqual(2);
+  });
+
+  it("a signed-in caller's own memberships (the access check) are read from the primary, once; the data from the replica", async () => {
+    const organization = await gql(routed, 'mutation { createOrganization(input: { name: "Replica access" }) { id } }');
+    const organizationId = organization.body.data.createOrganization.id;
+    const added = await gql(routed, 'mutation A($o: ID!, $u: ID!) { addMember(input: { organizationId: $o, userId: $u, role: MEMBER }) { id } }', { o: organizationId, u: userId });
+    expect(added.body.errors).toBeUndefined();
+
+    const spy = jest.spyOn(Client.prototype, 'query');
+    let primaryText: string[] = [];
+    let replicaText: string[] = [];
+    try {
+      const counts = await statements(routed, async () => {
+        // Three checks (the organization, its member list, the member's user): one load of the caller's memberships.
+        const answer = await gql(
+          routed,
+          'query O($id: ID!) { organization(id: $id) { id domains { domain } memberships { nodes { user { id email } } } } }',
+          { id: organizationId },
+          token,
+        );
+        expect(answer.body.errors).toBeUndefined();
+        expect(answer.body.data.organization.memberships.nodes.map((node: { user: { id: string } }) => node.user.id)).toEqual([userId]);
+      });
+      const textOf = (pgClient: typeof Client) =>
+        spy.mock.calls
+          .filter((_call, index) => spy.mock.contexts[index] instanceof pgClient)
+          .map(([first]) => (typeof first === 'string' ? first : String((first as { text?: unknown }).text)));
+      primaryText = textOf(app.queries.pgClient);
+      replicaText = textOf(routed.replicaQueries.pgClient);
+      // The session token's lookup and the caller's memberships, outside the snapshot; nothing else.
+      expect(counts.primary).toBe(2);
+      expect(counts.replica).toBeGreaterThanOrEqual(4); // BEGIN, the organization, domains, members, COMMIT
+    } finally {
+      spy.mockRestore();
+    }
+    expect(primaryText[0]).toMatch(/FROM sessions/);
+    expect(primaryText[1]).toMatch(/FROM memberships m WHERE m\.user_id = ANY/);
+    expect(primaryText[1]).not.toMatch(/^BEGIN/);
+    expect(replicaText[0]).toMatch(/^BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY/);
+    expect(replicaText.some((text) => /FROM organizations/i.test(text))).toBe(true);
+
+    // Not a member any more: the primary's answer decides at once, whatever the replica holds.
+    const removed = await gql(routed, 'mutation R($o: ID!, $u: ID!) { removeMember(organizationId: $o, userId: $u) { id } }', { o: organizationId, u: userId });
+    expect(removed.body.errors).toBeUndefined();
+    const hidden = await gql(routed, 'query O($id: ID!) { organization(id: $id) { id } }', { id: organizationId }, token);
+    expect(hidden.body.data.organization).toBeNull();
   });
 
   it('viewer and deletionReceipt read the primary, even beside other root fields', async () => {

@@ -13,9 +13,17 @@ import { ViewerKind, type Principal } from './principal';
 export class Access {
   private organizationIdsPromise?: Promise<Set<string>>;
 
+  /**
+   * `loaders` read the data a check is about (in a query, the read snapshot: the replica
+   * when one is configured). `authority` reads the caller's own memberships, which decide
+   * what the caller may see: the primary's loaders whenever `loaders` read the replica
+   * (src/http/context.ts), so a membership removed a moment ago stops granting access on the
+   * very next request, as a terminated session does (issue 14). Absent: `loaders`.
+   */
   constructor(
     readonly principal: Principal,
     private readonly loaders: Loaders,
+    private readonly authority: Loaders = loaders,
   ) {}
 
   /**
@@ -31,11 +39,14 @@ export class Access {
     return this.principal.kind === ViewerKind.SESSION ? this.principal.userId : null;
   }
 
-  /** Organizations the session user belongs to (loaded once per request). */
+  /**
+   * Organizations the session user belongs to, read through `authority` (the primary when
+   * the data comes from a replica); loaded once per request, on the first check that needs it.
+   */
   organizationIds(): Promise<Set<string>> {
     const userId = this.userId;
     if (!userId) return Promise.resolve(new Set());
-    this.organizationIdsPromise ??= this.loaders.membershipsByUser
+    this.organizationIdsPromise ??= this.authority.membershipsByUser
       .load(userId)
       .then((memberships) => new Set(memberships.map((m) => m.organizationId)));
     return this.organizationIdsPromise;

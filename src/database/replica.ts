@@ -17,13 +17,18 @@ import type { QueryCounter } from './query-counter';
  *   session terminated or a user deleted a moment ago must be refused on the very next
  *   request, and the replica would still hold them for its lag;
  * - every mutation, and the reads of its payload (ctx.transaction, then loaders on the primary);
+ * - the caller's own authority in a query: the signed-in user's memberships, which decide
+ *   what Access lets them see (src/http/context.ts, src/auth/access.ts), read once per
+ *   request from the primary, lazily, when a check first needs them. A member removed a
+ *   moment ago sees nothing more of the organization on the very next request; a member
+ *   added a moment ago may see less until the replica catches up (it fails closed);
  * - the queries in PRIMARY_QUERY_FIELDS;
  * - the webhook worker, migrations and /readyz.
  *
- * A query's reads, its authorization checks (Access: memberships) included, all come from
- * the one snapshot, so they are consistent with each other but may be as old as the
- * replica's lag: a user deleted or a membership removed a moment ago can still be read
- * (README "Running in production", "Read replica").
+ * A query's data all comes from the one snapshot, so it is consistent with itself but may
+ * be as old as the replica's lag: a user deleted or another member's membership removed a
+ * moment ago can still be read by whoever may still read it (README "Running in
+ * production", "Read replica").
  *
  * Unreachable replica: reads fail over to the primary, never to an error, and the gateway
  * stays ready (the replica only spreads load). The first query that cannot connect to the

@@ -304,9 +304,10 @@ export const DELETE_ORGANIZATION = `
  * the next one. What bounds the call's running time instead: its waits are lock waits,
  * each bounded as above; its work is index lookups by the user's ID and canonical email
  * and writes proportional to that one user's rows (memberships, sessions, invitations,
- * their events), with no scan of other users' data; and a statement_timeout in force on
- * the server connection (none from the gateway; an operator may set one on the role as a
- * ceiling for every autocommit statement, README "Running in production") ends it as a whole.
+ * their events), with no scan of other users' data; and the statement_timeout in force on
+ * the server connection ends it as a whole: the gateway's startup parameter on a direct
+ * connection (ormconfig.ts), the role's setting behind PgBouncer (ops/cluster.ts sets it;
+ * README "Timeouts without session state").
  *
  * Outcomes, as the function raises them (the service maps them, src/errors.ts AppErrors):
  * - no such user: SQLSTATE P0002 with DELETE_USER_NOT_FOUND as message → NOT_FOUND;

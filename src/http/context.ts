@@ -106,7 +106,13 @@ export function createContextFactory(deps: {
         const snapshot = new ReadSnapshot(source);
         this.reader = snapshot.manager;
         this.loaders = createLoaders(snapshot.manager);
-        this.access = new Access(principal, this.loaders);
+        // The caller's own memberships (what Access grants) are read from the primary when the
+        // data comes from the replica: a member removed a moment ago must not keep reading the
+        // organization for the replica's lag (issue 14; fails closed, a member added a moment ago
+        // sees less until the replica catches up). Lazy: one statement on the primary, outside
+        // the snapshot, only if a check needs it. On the primary, the snapshot itself is used.
+        const authority = source === deps.dataSource ? this.loaders : createLoaders(deps.dataSource.manager);
+        this.access = new Access(principal, this.loaders, authority);
         // A safety net only: the plugin's willSendResponse has ended it before the response is written.
         req.res?.once('close', () => void snapshot.end());
         return snapshot;

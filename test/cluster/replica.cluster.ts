@@ -11,6 +11,8 @@ import { start, type Cluster } from '../../ops/cluster';
  * - a plain query DOES read the stale replica (a user created after the pause is not
  *   there), `viewer` and `deletionReceipt` read the primary, and everything converges
  *   once replay resumes;
+ * - a member removed from an organization a moment ago reads nothing more of it (the
+ *   caller's own memberships, which decide what Access shows, are read from the primary);
  * - a replica that goes away sends plain queries to the primary, the gateways stay ready,
  *   and reads return to the replica when it is back.
  * Requests go through HAProxy (round robin over the 3 gateways) unless a gateway is named;
@@ -216,6 +218,33 @@ describe('the read replica (issue 14)', () => {
       expect(members).toEqual({ totalCount: 1, nodes: [{ user: { id: carol.id } }] });
     }
     expect(await replicaSql('SELECT terminated_at IS NOT NULL AS terminated FROM sessions WHERE id = $1', [alice.sessionId])).toEqual([{ terminated: true }]);
+  });
+
+  it("a member removed a moment ago reads nothing more of the organization: the caller's memberships are read from the primary", async () => {
+    const ORG_EMAILS = 'query ROrgEmails($id: ID!) { organization(id: $id) { id memberships { nodes { user { email } } } } }';
+    // A member, on the primary and on the replica: she reads the organization and its members' emails.
+    await eventually('carol\'s membership on the replica', async () => (await replicaSql('SELECT id FROM memberships WHERE user_id = $1', [carol.id])).length, (n) => n === 1);
+    for (let i = 0; i < 3; i += 1) {
+      expect(ok(await post(cluster.url, carol.token!, ORG_EMAILS, { id: organizationId })).organization).toEqual({
+        id: organizationId,
+        memberships: { nodes: [{ user: { email: carol.email } }] },
+      });
+    }
+    await pauseReplay();
+    const removed = ok(await admin('mutation RRemove($o: ID!, $u: ID!) { removeMember(organizationId: $o, userId: $u) { userId } }', { o: organizationId, u: carol.id }));
+    expect(removed.removeMember.userId).toBe(carol.id);
+    // Her session still stands (removeMember ends none), and the paused replica still has her membership.
+    expect(await replicaSql('SELECT organization_id FROM memberships WHERE user_id = $1', [carol.id])).toEqual([{ organization_id: organizationId }]);
+    for (let i = 0; i < 3; i += 1) {
+      const answer = await post(cluster.url, carol.token!, ORG_EMAILS, { id: organizationId });
+      // As for any organization she may not read: null, nothing of its members.
+      expect(answer.status).toBe(200);
+      expect(answer.body.errors).toBeUndefined();
+      expect(answer.body.data).toEqual({ organization: null });
+    }
+    expect(await replayState()).toBe('paused');
+    await resumeReplay();
+    await eventually('carol\'s membership gone from the replica', async () => (await replicaSql('SELECT id FROM memberships WHERE user_id = $1', [carol.id])).length, (n) => n === 0);
   });
 
   it('an unreachable replica sends plain queries to the primary, the gateways stay ready, and reads come back to the replica', async () => {
