@@ -300,6 +300,10 @@ describe('deleteUser: pages too', () => {
       expect(rest.nodes).toEqual([]);
       expect(rest.pages[0]).toEqual({ totalCount: 0, pageInfo: { hasNextPage: false, endCursor: null }, nodes: [] });
     }
+    // And the account is gone with its memberships and sessions.
+    expect(await app.sql('SELECT 1 FROM users WHERE id = $1', [shared.id])).toEqual([]);
+    expect(await app.sql('SELECT 1 FROM memberships WHERE user_id = $1', [shared.id])).toEqual([]);
+    expect(await app.sql('SELECT 1 FROM sessions WHERE user_id = $1', [shared.id])).toEqual([]);
   });
 });
 

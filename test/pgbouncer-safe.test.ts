@@ -240,7 +240,9 @@ describe('timeouts per transaction, never a session SET', () => {
       await locker.query('ROLLBACK').catch(() => undefined);
       await locker.end();
     }
+    expect(await app.sql('SELECT name FROM users WHERE id = $1', [user.id])).toEqual([{ name: user.name }]);
     ok(await app.gql(UpdateUserDocument, { input: { id: user.id, name: 'Not waiting' } }));
+    expect(await app.sql('SELECT name FROM users WHERE id = $1', [user.id])).toEqual([{ name: 'Not waiting' }]);
   });
 
   it('the autocommit deleteUser bounds its own lock waits (delete_user_v1), and leaves nothing behind', async () => {
@@ -261,8 +263,10 @@ describe('timeouts per transaction, never a session SET', () => {
       await locker.query('ROLLBACK').catch(() => undefined);
       await locker.end();
     }
+    expect(await app.sql('SELECT 1 FROM users WHERE id = $1', [user.id])).toHaveLength(1);
     expect(await poolSessionStates()).toEqual(Array(loadConfig({ NODE_ENV: 'test', ...ENV }).dbPoolSize).fill(CLEAN));
     ok(await app.gql(DeleteUserDocument, { id: user.id }));
+    expect(await app.sql('SELECT 1 FROM users WHERE id = $1', [user.id])).toEqual([]);
   });
 
   it('a statement running longer than DB_STATEMENT_TIMEOUT_MS is cancelled (57014), in a mutation and in a read snapshot', async () => {

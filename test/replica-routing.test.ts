@@ -126,6 +126,8 @@ describe('with a replica pool', () => {
     });
     expect(counts.primary).toBeGreaterThan(0);
     expect(counts.replica).toBe(0);
+    expect(await app.sql('SELECT email FROM users WHERE id = $1', [userId])).toEqual([{ email: 'replica-routing@example.com' }]);
+    expect(await app.sql('SELECT 1 FROM sessions WHERE user_id = $1 AND terminated_at IS NULL', [userId])).toHaveLength(1);
   });
 
   it('a plain query reads the replica; a session is authenticated on the primary', async () => {

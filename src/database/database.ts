@@ -6,7 +6,7 @@ import { configuredDataSource } from '../../ormconfig';
 import type { Config } from '../config';
 import { DataFolderInUseError, startEmbeddedPostgres, type EmbeddedDatabase } from './embedded';
 import { QueryCounter } from './query-counter';
-import { ReplicaReads } from './replica';
+import { endCheckedOutConnections, ReplicaReads } from './replica';
 
 export interface Database {
   dataSource: DataSource;
@@ -79,13 +79,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
     close,
     async abort() {
       replica?.abortConnections();
-      const driver = dataSource.driver as PostgresDriver;
-      for (const runner of driver.connectedQueryRunners) {
-        // pg's Client.end() destroys the socket when a query is running, else sends Terminate;
-        // either way the client is ending and the pool will not hand it out again.
-        const client = (runner as unknown as { databaseConnection?: { end(): Promise<void> } }).databaseConnection;
-        client?.end().catch(() => undefined);
-      }
+      endCheckedOutConnections(dataSource);
       await close();
     },
   };

@@ -140,11 +140,7 @@ export class ReplicaReads {
 
   /** Cuts off every replica connection still checked out (database.abort()). */
   abortConnections(): void {
-    const driver = this.replica?.driver as PostgresDriver | undefined;
-    for (const runner of driver?.connectedQueryRunners ?? []) {
-      const client = (runner as unknown as { databaseConnection?: { end(): Promise<void> } }).databaseConnection;
-      client?.end().catch(() => undefined);
-    }
+    endCheckedOutConnections(this.replica);
   }
 
   private async connect(): Promise<void> {
@@ -257,5 +253,18 @@ export class ReplicaReads {
     } finally {
       this.probing = false;
     }
+  }
+}
+
+/**
+ * Cuts off every connection of `dataSource` that is checked out: pg's Client.end() destroys
+ * the socket when a query is running, else sends Terminate; either way the client is ending
+ * and the pool will not hand it out again (Database.abort, ReplicaReads.abortConnections).
+ */
+export function endCheckedOutConnections(dataSource: DataSource | undefined): void {
+  const driver = dataSource?.driver as PostgresDriver | undefined;
+  for (const runner of driver?.connectedQueryRunners ?? []) {
+    const client = (runner as unknown as { databaseConnection?: { end(): Promise<void> } }).databaseConnection;
+    client?.end().catch(() => undefined);
   }
 }

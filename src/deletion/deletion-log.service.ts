@@ -39,12 +39,8 @@ export function encodeListCursor(list: ListName, txid: string, position: string)
 /** What a list cursor stands for (null for none), or BAD_USER_INPUT naming `after` (never echoing it). */
 export function decodeListCursor(after: string | null | undefined): ListCursor | null {
   if (after === null || after === undefined) return null;
-  const match = /^[A-Za-z0-9_-]{1,120}$/.test(after) ? LIST_CURSOR.exec(Buffer.from(after, 'base64url').toString('utf8')) : null;
-  // Out of range, PostgreSQL would fail the cast (22003) and the client would see a 500 (issue 11).
-  if (!match || BigInt(match[2]) > MAX_XID8 || BigInt(match[3]) > MAX_BIGINT) {
-    throw AppError.badInput('after', 'after is not a cursor this API issued');
-  }
-  return { list: match[1] as ListName, txid: match[2], position: match[3] };
+  const [list, txid, position] = matchCursor(after, LIST_CURSOR, 120);
+  return { list: list as ListName, txid, position };
 }
 
 /** decodeListCursor, and BAD_USER_INPUT on `after` unless the cursor is one of `list`'s. */
@@ -97,6 +93,21 @@ const CURSOR = /^e1:(\d{1,20}):(\d{1,20})$/;
 const MAX_XID8 = 2n ** 64n - 1n;
 const MAX_BIGINT = 2n ** 63n - 1n;
 
+/**
+ * The groups of a base64url cursor whose text matches `pattern`, whose last two groups are
+ * an xid8 and a bigint position; else BAD_USER_INPUT naming `after`, never echoing it. Out of
+ * range, PostgreSQL would fail the cast (22003) and the client would see a 500 (issue 11).
+ */
+function matchCursor(after: string, pattern: RegExp, maxLength: number): string[] {
+  const match = after.length <= maxLength && /^[A-Za-z0-9_-]+$/.test(after) ? pattern.exec(Buffer.from(after, 'base64url').toString('utf8')) : null;
+  const groups = match ? match.slice(1) : [];
+  const [txid, position] = groups.slice(-2);
+  if (!match || BigInt(txid) > MAX_XID8 || BigInt(position) > MAX_BIGINT) {
+    throw AppError.badInput('after', 'after is not a cursor this API issued');
+  }
+  return groups;
+}
+
 function encodeEventCursor(txid: string, position: string): string {
   return Buffer.from(`e1:${txid}:${position}`, 'utf8').toString('base64url');
 }
@@ -104,12 +115,8 @@ function encodeEventCursor(txid: string, position: string): string {
 /** Also decodes replayWebhookEvents' `after` (src/webhooks/webhook-fanout.ts): the same cursors. */
 export function decodeEventCursor(after: string | null | undefined): [string, string] | [null, null] {
   if (after === null || after === undefined) return [null, null];
-  const match = /^[A-Za-z0-9_-]{1,100}$/.test(after) ? CURSOR.exec(Buffer.from(after, 'base64url').toString('utf8')) : null;
-  // Out of range, PostgreSQL would fail the cast (22003) and the client would see a 500 (issue 11).
-  if (!match || BigInt(match[1]) > MAX_XID8 || BigInt(match[2]) > MAX_BIGINT) {
-    throw AppError.badInput('after', 'after is not a cursor this API issued');
-  }
-  return [match[1], match[2]];
+  const [txid, position] = matchCursor(after, CURSOR, 100);
+  return [txid, position];
 }
 
 /** Only events of transactions older than every running one: see the events migration. */

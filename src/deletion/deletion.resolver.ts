@@ -405,6 +405,12 @@ const RECEIPT_LIST =
 export class DeletionReceiptResolver {
   private readonly log = new DeletionLogService();
 
+  /** One page of `list`, for those who may read this kind of receipt's lists. */
+  private page<T>(ctx: Context, receipt: DeletionReceipt, list: ListName, args: ReceiptListArgs): Promise<ListPage<T>> {
+    authorizeReceiptLists(ctx.principal, receipt.kind);
+    return this.log.listPage<T>(ctx.reader, receipt, list, args);
+  }
+
   @FieldResolver(() => TerminatedSessionConnection, {
     description: `The sessions the deletion ended. ${RECEIPT_LIST}`,
   })
@@ -413,8 +419,7 @@ export class DeletionReceiptResolver {
     @Args(() => ReceiptListArgs) args: ReceiptListArgs,
     @Ctx() ctx: Context,
   ): Promise<ListPage<TerminatedSession>> {
-    authorizeReceiptLists(ctx.principal, receipt.kind);
-    return this.log.listPage(ctx.reader, receipt, 'terminatedSessions', args);
+    return this.page(ctx, receipt, 'terminatedSessions', args);
   }
 
   @FieldResolver(() => RemovedMembershipConnection, {
@@ -425,8 +430,7 @@ export class DeletionReceiptResolver {
     @Args(() => ReceiptListArgs) args: ReceiptListArgs,
     @Ctx() ctx: Context,
   ): Promise<ListPage<RemovedMembership>> {
-    authorizeReceiptLists(ctx.principal, receipt.kind);
-    return this.log.listPage(ctx.reader, receipt, 'removedMemberships', args);
+    return this.page(ctx, receipt, 'removedMemberships', args);
   }
 
   @FieldResolver(() => CascadedUserConnection, {
@@ -437,8 +441,7 @@ export class DeletionReceiptResolver {
     @Args(() => ReceiptListArgs) args: ReceiptListArgs,
     @Ctx() ctx: Context,
   ): Promise<ListPage<CascadedUser>> {
-    authorizeReceiptLists(ctx.principal, receipt.kind);
-    return this.log.listPage(ctx.reader, receipt, 'cascadedUsers', args);
+    return this.page(ctx, receipt, 'cascadedUsers', args);
   }
 
   @FieldResolver(() => RetainedUserConnection, {
@@ -449,7 +452,6 @@ export class DeletionReceiptResolver {
     @Args(() => ReceiptListArgs) args: ReceiptListArgs,
     @Ctx() ctx: Context,
   ): Promise<ListPage<RetainedUser>> {
-    authorizeReceiptLists(ctx.principal, receipt.kind);
-    return this.log.listPage(ctx.reader, receipt, 'retainedUsers', args);
+    return this.page(ctx, receipt, 'retainedUsers', args);
   }
 }
