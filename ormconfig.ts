@@ -10,6 +10,7 @@ import { LookupIndexes1764300500000 } from './src/database/migrations/1764300500
 import { DeletionReceiptPages1764300600000 } from './src/database/migrations/1764300600000-deletion-receipt-pages';
 import { DeletionReceiptPageIndexes1764300600500 } from './src/database/migrations/1764300600500-deletion-receipt-page-indexes';
 import { DeleteUserFunction1764300601000 } from './src/database/migrations/1764300601000-delete-user-function';
+import { OrganizationDeletionJobs1764300700000 } from './src/database/migrations/1764300700000-organization-deletion-jobs';
 import { countingClientOf } from './src/database/query-counter';
 import { setTransactionTimeouts } from './src/database/transaction';
 import { Invitation } from './src/invitations/invitation.entity';
@@ -35,6 +36,7 @@ export const migrations = [
   DeletionReceiptPages1764300600000,
   DeletionReceiptPageIndexes1764300600500,
   DeleteUserFunction1764300601000,
+  OrganizationDeletionJobs1764300700000,
 ];
 
 export interface DataSourceOptions {

@@ -37,7 +37,14 @@ export interface LockedOrganization {
   callerRole: MembershipRole | null;
 }
 
-/** Locks the organization row (step 1); NOT_FOUND when it does not exist. */
+/**
+ * Locks the organization row (step 1); NOT_FOUND when it does not exist, or when it is
+ * being deleted (issue 15: deletion_job_id set; no write adds to it or changes it, as if it
+ * were gone). The condition is part of the locking statement, so PostgreSQL checks it on
+ * the row as locked: a write that waited for the transaction marking the organization sees
+ * the mark and answers NOT_FOUND. Not for the deletion job itself, which works on an
+ * organization that is being deleted.
+ */
 export async function lockOrganization(
   manager: EntityManager,
   organizationId: string,
@@ -45,7 +52,7 @@ export async function lockOrganization(
   callerId: string | null,
 ): Promise<LockedOrganization> {
   const rows: Array<{ id: string; name: string; external_id: string | null; created_at: Date }> = await manager.query(
-    `SELECT id, name, external_id, created_at FROM organizations WHERE id = $1 ${lock}`,
+    `SELECT id, name, external_id, created_at FROM organizations WHERE id = $1 AND deletion_job_id IS NULL ${lock}`,
     [organizationId],
   );
   if (rows.length === 0) throw AppError.notFound('Organization', organizationId);

@@ -37,7 +37,8 @@ export class InvitationService {
    * inviteMember. CONFLICT when the address already has a pending invitation to this
    * organization, or its account is already a member; an earlier invitation that has
    * expired is marked EXPIRED first, so the address can be invited again. The answer is
-   * the same whether or not the address has an account.
+   * the same whether or not the address has an account. NOT_FOUND when the organization
+   * does not exist or is being deleted (issue 15, lockOrganization).
    */
   async invite(
     manager: EntityManager,
@@ -86,8 +87,9 @@ export class InvitationService {
 
   /**
    * acceptInvitation: the invitee becomes a member with the invitation's role. NOT_FOUND
-   * for anyone but the invitee, and when the organization is gone; CONFLICT when the
-   * invitation has expired or was already decided, or the invitee is already a member.
+   * for anyone but the invitee, and when the organization is gone or being deleted (issue
+   * 15, lockOrganization); CONFLICT when the invitation has expired or was already
+   * decided, or the invitee is already a member.
    */
   async accept(
     manager: EntityManager,
@@ -150,12 +152,16 @@ export class InvitationService {
     return { invitation: revoked, organization };
   }
 
-  /** Viewer.invitations: the pending, unexpired invitations addressed to `emailKey`, oldest first. */
+  /**
+   * Viewer.invitations: the pending, unexpired invitations addressed to `emailKey`, oldest
+   * first; none of an organization being deleted (issue 15), which cannot be joined.
+   */
   listForInvitee(manager: EntityManager, emailKey: string, args: PageArgs): Promise<Page<Invitation>> {
     const query = manager
       .createQueryBuilder(Invitation, 'i')
       .where('i.email_key = :emailKey', { emailKey })
-      .andWhere(invitationStatusCondition(InvitationStatus.PENDING, 'i'));
+      .andWhere(invitationStatusCondition(InvitationStatus.PENDING, 'i'))
+      .andWhere('NOT EXISTS (SELECT 1 FROM organizations o WHERE o.id = i.organization_id AND o.deletion_job_id IS NOT NULL)');
     return keysetPage(query, 'invitation', args);
   }
 
@@ -216,7 +222,8 @@ function sessionUserId(principal: Principal): string | null {
 
 /**
  * Locks the invitation's organization FOR SHARE. Deleted since the invitation was read
- * (its invitations went with it): NOT_FOUND for the invitation, naming nothing else.
+ * (its invitations went with it), or being deleted (issue 15): NOT_FOUND for the
+ * invitation, naming nothing else.
  */
 async function lockOrganizationOf(manager: EntityManager, invitationId: string, organizationId: string, callerId: string | null) {
   try {

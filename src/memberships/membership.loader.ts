@@ -18,15 +18,27 @@ export const MEMBERSHIP_ROWS = new PlainRows(Membership, {
 /** Where the membership page's joined user columns sit in its rows. */
 const USER_PREFIX = 'user.';
 
+/**
+ * A user's memberships, but none in an organization being deleted (issue 15: deletion_job_id
+ * set): they are not listed (User.memberships), grant no access (src/auth/access.ts reads
+ * this) and give no role (Organization.invitations, Invitation.email). An anti-join on the
+ * organizations' primary key: one index probe per membership.
+ */
 const MEMBERSHIPS_BY_USER = loaderStatement(
   'membershipsByUser',
-  `SELECT ${MEMBERSHIP_ROWS.select('m')} FROM memberships m WHERE m.user_id = ANY($1) ORDER BY m.id`,
+  `SELECT ${MEMBERSHIP_ROWS.select('m')} FROM memberships m WHERE m.user_id = ANY($1)
+      AND NOT EXISTS (SELECT 1 FROM organizations o WHERE o.id = m.organization_id AND o.deletion_job_id IS NOT NULL)
+    ORDER BY m.id`,
 );
 const MEMBERSHIP_COUNT_BY_ORGANIZATION = loaderStatement(
   'membershipCountByOrganization',
   `SELECT organization_id, count(*) AS count FROM memberships WHERE organization_id = ANY($1) GROUP BY organization_id`,
 );
-/** $1 the organizations, $2 the cursor's membership (or null), $3 `first + 1`. */
+/**
+ * $1 the organizations, $2 the cursor's membership (or null), $3 `first + 1`. This and the
+ * count take organizations from Organization objects, which reads hand out only for
+ * organizations not being deleted (organizationById, organizations()): no filter of their own (issue 15).
+ */
 const MEMBERSHIP_PAGE = loaderStatement(
   'membershipPage',
   `SELECT ${MEMBERSHIP_ROWS.select('m')}, ${USER_ROWS.select('u', USER_PREFIX)} FROM (

@@ -19,9 +19,15 @@ export const SETTINGS_ROWS = new PlainRows(OrganizationSettings, {
   omitted: { updatedAt: 'no field or rule reads when the settings last changed' },
 });
 
+/**
+ * An organization being deleted (issue 15: deletion_job_id set) reads as absent. Every
+ * Organization object a read hands out comes from here or from organizations(), which skips
+ * it too, so its members, invitations, domains and settings, read per organization object,
+ * are never reached: the filter is on the row this statement reads anyway, no join.
+ */
 const ORGANIZATION_BY_ID = loaderStatement(
   'organizationById',
-  `SELECT ${ORGANIZATION_ROWS.select('o')} FROM organizations o WHERE o.id = ANY($1)`,
+  `SELECT ${ORGANIZATION_ROWS.select('o')} FROM organizations o WHERE o.id = ANY($1) AND o.deletion_job_id IS NULL`,
 );
 const DOMAINS_BY_ORGANIZATION = loaderStatement(
   'domainsByOrganization',
@@ -35,6 +41,7 @@ const SETTINGS_BY_ORGANIZATION = loaderStatement(
 /** Per-request batch loaders; each batch function answers in key order, one result per key. */
 export function createOrganizationLoaders(manager: EntityManager) {
   return {
+    /** Null for an organization that does not exist or is being deleted (issue 15). */
     organizationById: new DataLoader<string, Organization | null>(async (ids) => {
       const rows = await runStatement(manager, ORGANIZATION_BY_ID, [[...ids]]);
       const byId = new Map(rows.map((row) => [row.id as string, ORGANIZATION_ROWS.read(row)]));

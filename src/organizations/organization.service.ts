@@ -244,6 +244,7 @@ export class OrganizationService {
    * EXPLAINs it): externalId on organizations_external_id_idx, domain on the verified
    * domains' unique index organization_domains_verified_key. Only a verified holder matches
    * a domain (OrganizationFilter says why); an invalid domain is BAD_USER_INPUT naming filter.domain.
+   * An organization being deleted (issue 15: deletion_job_id set) is never listed nor found.
    */
   list(
     manager: EntityManager,
@@ -263,6 +264,7 @@ export class OrganizationService {
         userId: access.userId,
       });
     }
+    query.andWhere('o.deletion_job_id IS NULL');
     return keysetPage(query, 'organization', args);
   }
 }

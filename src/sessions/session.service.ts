@@ -20,7 +20,8 @@ export class SessionService {
   /**
    * Issues a session for a user. The user row is locked FOR SHARE (after the
    * organization, in the shared lock order), so a concurrent deleteUser either ends
-   * this session with the user or makes this call answer NOT_FOUND.
+   * this session with the user or makes this call answer NOT_FOUND. NOT_FOUND too for an
+   * organization context that does not exist or is being deleted (issue 15).
    */
   async create(
     manager: EntityManager,
@@ -32,7 +33,15 @@ export class SessionService {
     const organizationId =
       input.organizationId != null ? parseId('organization', input.organizationId, 'input.organizationId') : null;
     if (organizationId) {
-      const organization = await manager.query(`SELECT id FROM organizations WHERE id = $1 FOR KEY SHARE`, [organizationId]);
+      // Issue 15: an organization being deleted (deletion_job_id set) takes no new sessions:
+      // NOT_FOUND, as if it were gone. Checked on the row as locked: the scheduling
+      // transaction locks it FOR UPDATE, so this waits for it and then sees the mark. (Were
+      // the mark a bare UPDATE, KEY SHARE would not wait; a session slipping in would be a
+      // member's session like any other, which the job ends when it locks that member.)
+      const organization = await manager.query(
+        `SELECT id FROM organizations WHERE id = $1 AND deletion_job_id IS NULL FOR KEY SHARE`,
+        [organizationId],
+      );
       if (organization.length === 0) throw AppError.notFound('Organization', organizationId);
     }
     const user = await lockUser(manager, userId);
