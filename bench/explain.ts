@@ -29,7 +29,7 @@ async function main(): Promise<void> {
     out(`=== server statements, ${members} members, lists ${full ? 'selected' : 'not selected'} ===`);
     await client.query('BEGIN');
     const statements: Array<[string, string, unknown[]]> = [
-      ['LOCK_ORGANIZATION', LOCK_ORGANIZATION, [id, null]],
+      ['LOCK_ORGANIZATION', LOCK_ORGANIZATION, [id]],
       ['LOCK_MEMBERS', LOCK_MEMBERS, [id]],
       ['DELETE_ORGANIZATION', DELETE_ORGANIZATION, [id, newId('receipt'), 'admin', full, full, full, full]],
     ];

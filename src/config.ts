@@ -63,6 +63,35 @@ export interface Config {
   shutdownGraceMs: number;
   /** Webhook delivery settings (issue 12); src/webhooks/webhook-worker.ts. */
   webhooks: WebhookConfig;
+  /** Organization deletion jobs (issue 15); src/deletion/deletion-job.worker.ts. */
+  deletionJobs: DeletionJobConfig;
+}
+
+/** Issue 15: organizations deleted by a durable job (README "Deleting a large organization"). */
+export interface DeletionJobConfig {
+  /** Run the deletion job worker in this process (DELETION_JOBS, default true). */
+  enabled: boolean;
+  /**
+   * Above this many members deleteOrganization answers CONFLICT and names
+   * scheduleOrganizationDeletion (SYNC_DELETION_MAX_MEMBERS, default 200,000: about 12 s in
+   * one transaction on the bench machine, holding every member's row lock meanwhile).
+   */
+  syncMaxMembers: number;
+  /** Members a job's step processes in its one transaction (DELETION_JOB_CHUNK_MEMBERS, default 5,000: about 0.3 s). */
+  chunkMembers: number;
+  /** Attempts a step gets before the job ends FAILED (DELETION_JOB_MAX_ATTEMPTS, default 5). */
+  maxAttempts: number;
+  /** Delay before a failed step's first retry, in seconds, doubling after each (DELETION_JOB_RETRY_DELAY_SECONDS, default 5). */
+  retryDelaySeconds: number;
+  /**
+   * How long a step may stay taken before the queue hands it to another worker, in seconds
+   * (DELETION_JOB_STEP_EXPIRY_SECONDS, default 120): how soon a job resumes after its worker
+   * was killed. A longer step is not done twice: the next worker waits for its lock and then
+   * finds the step done.
+   */
+  stepExpirySeconds: number;
+  /** How often an idle worker looks for steps, in ms (DELETION_JOB_POLL_INTERVAL_MS, default 2,000; at least 500). */
+  pollIntervalMs: number;
 }
 
 /** Issue 12: how webhooks are delivered (README "Webhooks"). */
@@ -211,6 +240,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       disableAfterMs: integer(env, 'WEBHOOK_DISABLE_AFTER_MS', 5 * 86_400_000, 0, 90 * 86_400_000),
       pollIntervalMs: integer(env, 'WEBHOOK_POLL_INTERVAL_MS', 1_000, 50, 60_000),
       concurrency: integer(env, 'WEBHOOK_CONCURRENCY', 100, 1, 500),
+    },
+    deletionJobs: {
+      enabled: flag(env, 'DELETION_JOBS', true),
+      syncMaxMembers: integer(env, 'SYNC_DELETION_MAX_MEMBERS', 200_000, 0, 100_000_000),
+      chunkMembers: integer(env, 'DELETION_JOB_CHUNK_MEMBERS', 5_000, 1, 100_000),
+      maxAttempts: integer(env, 'DELETION_JOB_MAX_ATTEMPTS', 5, 1, 100),
+      retryDelaySeconds: integer(env, 'DELETION_JOB_RETRY_DELAY_SECONDS', 5, 0, 3_600),
+      stepExpirySeconds: integer(env, 'DELETION_JOB_STEP_EXPIRY_SECONDS', 120, 1, 3_600),
+      pollIntervalMs: integer(env, 'DELETION_JOB_POLL_INTERVAL_MS', 2_000, 500, 60_000),
     },
   };
 }

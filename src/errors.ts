@@ -382,6 +382,15 @@ function toAppError(error: unknown): AppError | undefined {
   }
 }
 
+/**
+ * A failure as a client may read it later (issue 15: DeletionJob.error): "<CODE>: <message>"
+ * with the code and message it would have reached a client with, never SQL text or input.
+ */
+export function publicDescriptionOf(error: unknown): string {
+  const known = toAppError(error);
+  return known ? `${known.code}: ${known.message}` : `${ErrorCode.INTERNAL_SERVER_ERROR}: An internal error occurred; it was logged`;
+}
+
 /** The code a failure will reach the client with (for metrics). */
 export function errorCodeOf(error: unknown): string {
   return toAppError(error)?.code ?? ErrorCode.INTERNAL_SERVER_ERROR;

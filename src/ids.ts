@@ -13,6 +13,7 @@ export const ID_PREFIX = {
   membership: 'mem',
   session: 'ses',
   receipt: 'drc',
+  deletionJob: 'djb',
   event: 'evt',
   apiKey: 'key',
   invitation: 'inv',

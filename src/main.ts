@@ -5,6 +5,7 @@ import { openDatabase } from './database/database';
 import { buildAppSchema } from './http/schema';
 import { startServer } from './http/server';
 import { createLogger } from './logger';
+import { startDeletionJobWorker } from './deletion/deletion-job.worker';
 import { startWebhookWorker } from './webhooks/webhook-worker';
 
 async function main(): Promise<void> {
@@ -34,6 +35,10 @@ async function main(): Promise<void> {
   const webhooks = config.webhooks.enabled
     ? await startWebhookWorker({ dataSource: database.dataSource, config: config.webhooks, logger })
     : undefined;
+  // Organization deletion jobs (issue 15); DELETION_JOBS=false leaves them to other instances.
+  const deletionJobs = config.deletionJobs.enabled
+    ? await startDeletionJobWorker({ dataSource: database.dataSource, config: config.deletionJobs, logger })
+    : undefined;
   process.stdout.write(`GraphQL API ready at ${server.url}\n`);
 
   // SIGTERM/SIGINT (issue 10, "Honest shutdown"): stop accepting (requests that still
@@ -56,6 +61,10 @@ async function main(): Promise<void> {
     const { abandoned } = await server.stop();
     // Before the pool closes: deliveries in hand finish (or go back to the queue).
     await webhooks?.stop().catch((error: unknown) => logger.warn({ err: error }, 'stopping webhook delivery failed'));
+    // A step in hand finishes (or rolls back and is retried elsewhere once it expires).
+    await deletionJobs
+      ?.stop(config.shutdownGraceMs)
+      .catch((error: unknown) => logger.warn({ err: error }, 'stopping deletion jobs failed'));
     if (abandoned.length === 0) {
       await database.close();
       logger.info({ abandonedRequests: 0 }, 'stopped: every in-flight request finished');

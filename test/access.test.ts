@@ -366,6 +366,10 @@ const EXPECTED_ACCESS: Record<string, string[]> = {
   // USERS_DELETE, or (issue 9, self-service erasure) a signed-in user for their own account only.
   'Mutation.deleteUser': ['ADMIN', 'SESSION', 'USERS_DELETE'],
   'Mutation.deleteOrganization': ['ADMIN', 'SESSION', 'ORGANIZATIONS_DELETE'],
+  // Issue 15: the same callers as deleteOrganization; a job is read by those who may schedule one, and by the
+  // signed-in user who scheduled it (src/auth/access.ts canReadDeletionJob).
+  'Mutation.scheduleOrganizationDeletion': ['ADMIN', 'SESSION', 'ORGANIZATIONS_DELETE'],
+  'Query.deletionJob': ['ADMIN', 'SESSION', 'ORGANIZATIONS_DELETE'],
   // Invitations (issue 9): OWNERs and ADMINs invite and revoke (src/auth/access.ts); only the invitee, signed in, answers.
   'Mutation.inviteMember': ['ADMIN', 'SESSION', 'ORGANIZATIONS_WRITE'],
   'Mutation.revokeInvitation': ['ADMIN', 'SESSION', 'ORGANIZATIONS_WRITE'],

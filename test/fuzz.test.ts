@@ -38,6 +38,7 @@ import { loadConfig } from '../src/config';
 import { canonicalEmailOrNull } from '../src/identity/canonical';
 import { createLogger } from '../src/logger';
 import { startWebhookQueue } from '../src/webhooks/webhook-queue';
+import { startJobWorker } from './support/deletion-jobs';
 import { startTestApp, type GraphQLResponse, type TestApp } from './support/app';
 import { factory, INVARIANT_VIOLATIONS, ok, tableFingerprints } from './support/factory';
 
@@ -55,6 +56,8 @@ beforeAll(async () => {
   // running the webhook worker creates it at start, the test app runs none (issue 12).
   const queue = await startWebhookQueue(app.databaseUrl, loadConfig({ NODE_ENV: 'test' }).webhooks, createLogger('silent'));
   await queue.stop(0);
+  // And the deletion job queue (issue 15), which scheduleOrganizationDeletion enqueues into; no worker runs it here.
+  await (await startJobWorker(app)).stop(0);
 });
 afterAll(() => app?.close());
 
@@ -96,6 +99,9 @@ const MUTATIONS = {
       retainedUsers { totalCount pageInfo { hasNextPage } nodes { id } }
       removedMemberships { nodes { id userId } } terminatedSessions { nodes { id } } receipt { id }
     }
+  }`,
+  scheduleOrganizationDeletion: `mutation Fuzz($id: ID!) {
+    scheduleOrganizationDeletion(id: $id) { id organizationId status totalMembers processedMembers error }
   }`,
   createApiKey: `mutation Fuzz($input: CreateApiKeyInput!) {
     createApiKey(input: $input) { secret apiKey { id name scopes revokedAt } }
@@ -788,6 +794,9 @@ const VARIABLES: Record<MutationName, fc.Arbitrary<unknown>> = {
     fc.record({ id: realId('organization', ['myOwnedOrganization', 'myMemberOrganization']), dryRun: optional(fc.boolean()) }),
     { id: hostileId('organization', ['myOwnedOrganization', 'myMemberOrganization']), dryRun: hostileValue },
   ),
+  scheduleOrganizationDeletion: corrupt(fc.record({ id: realId('organization', ['myOwnedOrganization', 'myMemberOrganization']) }), {
+    id: hostileId('organization', ['myOwnedOrganization', 'myMemberOrganization']),
+  }),
   createApiKey: fc.record({
     input: inputObject(
       corrupt(fc.record({ name: text, scopes: fc.subarray(SCOPES, { minLength: 1 }) }), {
@@ -1084,7 +1093,8 @@ async function topUpInvitations(current: World): Promise<void> {
   for (let toMe = state.toMe; toMe < 2; ) {
     const [free] = await app.sql<{ id: string }>(
       `SELECT o.id FROM organizations o
-        WHERE NOT EXISTS (SELECT 1 FROM memberships m WHERE m.organization_id = o.id AND m.user_id = $1)
+        WHERE o.deletion_job_id IS NULL
+          AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.organization_id = o.id AND m.user_id = $1)
           AND NOT EXISTS (SELECT 1 FROM invitations i JOIN users u ON u.email_key = i.email_key
                            WHERE u.id = $1 AND i.organization_id = o.id AND ${pending})
         ORDER BY o.id LIMIT 1`,
@@ -1118,9 +1128,11 @@ async function ensureWorld(): Promise<World> {
                         JOIN memberships b ON b.user_id = a.user_id AND b.organization_id = $4
                        WHERE a.user_id = $2 AND a.organization_id = $3 AND a.role = 'OWNER')
                 AND EXISTS (SELECT 1 FROM organizations WHERE id = $5)
+                -- scheduleOrganizationDeletion (issue 15) leaves an organization being deleted: as good as gone.
+                AND NOT EXISTS (SELECT 1 FROM organizations WHERE id IN ($3, $4, $5) AND deletion_job_id IS NOT NULL)
                 -- updateUser (issue 12) may give them another address: invitations in respellings need this Unicode one.
                 AND EXISTS (SELECT 1 FROM users WHERE id = $2 AND email LIKE 'jürgen-%@münchen.example') AS placed,
-              (SELECT count(*)::int FROM organizations) AS organizations,
+              (SELECT count(*)::int FROM organizations WHERE deletion_job_id IS NULL) AS organizations,
               (SELECT count(*)::int FROM users) AS users,
               (SELECT count(*)::int FROM api_keys WHERE revoked_at IS NULL) AS keys`,
       [world.sessionId, world.userId, world.ownedOrganizationId, world.memberOrganizationId, world.administeredOrganizationId],

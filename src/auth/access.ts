@@ -3,7 +3,7 @@ import { AppError } from '../errors';
 import { MembershipRole } from '../memberships/membership.entity';
 import type { Loaders } from '../http/loaders';
 import { DeletionKind } from '../deletion/deletion.types';
-import { ViewerKind, type Principal } from './principal';
+import { actorOf, ViewerKind, type Principal } from './principal';
 
 /**
  * Who may see and change what: every rule lives here and is tested directly
@@ -371,4 +371,20 @@ export function authorizeReceiptLists(principal: Principal, kind: DeletionKind):
       ? "A user deletion's receipt lists are for the admin and API keys with USERS_DELETE"
       : "An organization deletion's receipt lists are for the admin and API keys with ORGANIZATIONS_DELETE",
   );
+}
+
+/**
+ * Query.deletionJob (issue 15): the admin, API keys with ORGANIZATIONS_DELETE (who may
+ * schedule any), and the signed-in user who scheduled it (their membership is removed by the
+ * job itself, so it cannot be the test). Anyone else reads null, as for no such job.
+ */
+export function canReadDeletionJob(principal: Principal, job: { actor: string }): boolean {
+  switch (principal.kind) {
+    case ViewerKind.ADMIN:
+      return true;
+    case ViewerKind.API_KEY:
+      return principal.scopes.has(ApiKeyScope.ORGANIZATIONS_DELETE);
+    case ViewerKind.SESSION:
+      return job.actor === actorOf(principal);
+  }
 }

@@ -16,12 +16,14 @@ import { User } from '../users/user.entity';
  * but never deadlock. The deletion engine's statements (src/deletion/deletion.sql.ts)
  * follow it too. Modes, strongest first:
  *
- * - organization FOR UPDATE: deleteOrganization (nothing else may touch it meanwhile);
+ * - organization FOR UPDATE: deleteOrganization, scheduleOrganizationDeletion and each step of
+ *   a deletion job (issue 15; nothing else may touch it meanwhile);
  * - organization FOR NO KEY UPDATE: removeMember, updateMemberRole (one ownership change
  *   at a time per organization, so a last-OWNER check cannot race another);
  * - organization FOR SHARE: addMember, acceptInvitation, inviteMember, revokeInvitation
  *   (membership may grow, but not while the organization is deleted or its owners change);
- * - user FOR UPDATE: deleteUser, and the members of a deleted organization;
+ * - user FOR UPDATE: deleteUser, and the members of a deleted organization (all at once, or a
+ *   job's chunk of them, in ID order);
  * - user FOR SHARE: the user a membership or session is written for, and the OWNERs whose
  *   count a last-OWNER check reads (lockOwners), so deleteUser cannot slip between.
  *

@@ -50,7 +50,7 @@ export const REPLICA_RETRY_MS = 2_000;
  *   happened (issue 14, a gateway killed mid-request). A stale "no receipt" would tell
  *   it a completed deletion had not run.
  */
-export const PRIMARY_QUERY_FIELDS: ReadonlySet<string> = new Set(['viewer', 'deletionReceipt']);
+export const PRIMARY_QUERY_FIELDS: ReadonlySet<string> = new Set(['viewer', 'deletionReceipt', 'deletionJob']);
 
 /** Whether `operation` selects one of PRIMARY_QUERY_FIELDS at its root (through fragments too). */
 export function readsPrimary(operation: OperationDefinitionNode, document?: DocumentNode): boolean {

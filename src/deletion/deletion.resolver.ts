@@ -262,7 +262,9 @@ export class DeletionResolver {
   @Mutation(() => DeleteOrganizationPayload, {
     description:
       "Admin or OWNER. Terminates every member's active sessions, removes all memberships and the organization's " +
-      'data, and deletes the members for whom it was the only organization. With dryRun the same work runs and is rolled back.',
+      'data, and deletes the members for whom it was the only organization. With dryRun the same work runs and is rolled back. ' +
+      'In one transaction: above SYNC_DELETION_MAX_MEMBERS members (default 200,000) it answers CONFLICT, dry run included; ' +
+      'use scheduleOrganizationDeletion (issue 15).',
   })
   async deleteOrganization(
     @Arg('id', () => ID) id: string,
@@ -274,7 +276,7 @@ export class DeletionResolver {
     const isDryRun = dryRun === true;
     const lists = listSelection(info, ctx.principal, DeletionKind.ORGANIZATION, RECEIPT_LISTS);
     const result = await this.run(ctx, DeletionKind.ORGANIZATION, isDryRun, (manager) =>
-      this.deletions.deleteOrganization(manager, ctx.principal, id, lists),
+      this.deletions.deleteOrganization(manager, ctx.principal, id, lists, ctx.config.deletionJobs.syncMaxMembers),
     );
     return {
       ...result,

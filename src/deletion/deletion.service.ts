@@ -46,6 +46,8 @@ interface ReceiptRow {
   id: string;
   /** The deletion's transaction (xid8 as text): its events carry the same txid. Null for receipts older than issue 13 whose events are gone. */
   txid: string | null;
+  /** A job's chunks (issue 15): xid8[] as the driver returns it ('{1,2}'), or as json (strings). */
+  chunk_txids?: string | string[] | null;
   kind: DeletionKind;
   subject_id: string;
   actor: string;
@@ -77,10 +79,19 @@ export function retainedUserCount(receipt: DeletionReceipt): number {
   return receipt.kind === DeletionKind.ORGANIZATION ? receipt.removedMembershipCount - receipt.cascadedUserCount : 0;
 }
 
+/** An xid8[] column as the driver gives it (no parser for xid8[]: the text '{1,2}') or in json (["1","2"]). */
+function xidList(value: string | string[] | null | undefined): string[] | null {
+  if (value === null || value === undefined) return null;
+  if (Array.isArray(value)) return value.map(String);
+  const inner = value.replace(/^\{|\}$/g, '');
+  return inner === '' ? [] : inner.split(',');
+}
+
 export function toReceipt(row: ReceiptRow): DeletionReceipt {
   return {
     id: row.id,
     txid: row.txid ?? null,
+    chunkTxids: xidList(row.chunk_txids),
     kind: row.kind,
     subjectId: row.subject_id,
     actor: row.actor,
@@ -169,13 +180,22 @@ export class DeletionService {
     principal: Principal,
     id: string,
     lists: ListSelection,
+    syncMaxMembers: number,
   ): Promise<OrganizationDeletion> {
     const organizationId = parseId('organization', id, 'id');
-    const locked = await manager.query(LOCK_ORGANIZATION, [organizationId]);
-    if (locked.length === 0) throw AppError.notFound('Organization', organizationId);
+    const locked: Array<{ being_deleted: boolean; members: number }> = await manager.query(LOCK_ORGANIZATION, [organizationId]);
+    if (locked.length === 0 || locked[0].being_deleted) throw AppError.notFound('Organization', organizationId);
     // A signed-in caller's role, read after the lock in a statement of its own (the admin and keys need none).
     const callerRole = principal.kind === ViewerKind.SESSION ? await roleIn(manager, organizationId, principal.userId) : null;
     authorizeOrganizationDeletion(principal, callerRole, organizationId);
+    if (locked[0].members > syncMaxMembers) {
+      throw AppError.conflict(
+        `The organization has ${locked[0].members} members, more than deleteOrganization deletes in one transaction ` +
+          `(SYNC_DELETION_MAX_MEMBERS = ${syncMaxMembers}); delete it with scheduleOrganizationDeletion and follow the job ` +
+          'with deletionJob(id). Nothing was deleted',
+        { members: locked[0].members, maxMembers: syncMaxMembers },
+      );
+    }
     await manager.query(LOCK_MEMBERS, [organizationId]);
     const [row]: DeletionRow[] = await manager.query(DELETE_ORGANIZATION, [
       organizationId,

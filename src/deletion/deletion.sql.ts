@@ -53,8 +53,15 @@ export const LOCK_OWNED_ORGANIZATIONS = `
 export const LOCK_USER = `
   SELECT id FROM users WHERE id = $1 FOR UPDATE`;
 
+/**
+ * deleteOrganization, step 1: the organization row FOR UPDATE, whether a deletion job has it
+ * (issue 15: then it is as good as gone, NOT_FOUND) and its members, counted as the statement
+ * starts (SYNC_DELETION_MAX_MEMBERS; no member can join once the lock is held).
+ */
 export const LOCK_ORGANIZATION = `
-  SELECT id FROM organizations WHERE id = $1 FOR UPDATE`;
+  SELECT id, deletion_job_id IS NOT NULL AS being_deleted,
+         (SELECT count(*)::int FROM memberships WHERE organization_id = $1) AS members
+    FROM organizations WHERE id = $1 FOR UPDATE`;
 
 export const LOCK_MEMBERS = `
   WITH locked AS (
@@ -107,6 +114,33 @@ function firstPage(list: ListName, size: string, extraCondition = ''): string {
                ORDER BY position LIMIT ${size} + 1) e) END`;
 }
 
+/**
+ * The SELECT of a deletion's facts, one event a fact with the receipt ID ($2): the sessions
+ * ended (CTE terminated), the memberships removed (removed_memberships), the users deleted
+ * (deleted_users), then `subjectEvent` (a further UNION ALL branch, or nothing).
+ */
+function factEvents(subjectEvent: string): string {
+  return `SELECT type, data FROM (
+      SELECT 'session.terminated' AS type,
+             jsonb_build_object('sessionId', id, 'userId', user_id, 'organizationId', organization_id,
+                                'reason', reason, 'receiptId', $2::text) AS data
+        FROM terminated
+      UNION ALL
+      SELECT 'organization_membership.deleted',
+             jsonb_build_object('membershipId', id, 'organizationId', organization_id, 'userId', user_id,
+                                'role', role, 'receiptId', $2::text)
+        FROM removed_memberships
+      UNION ALL
+      SELECT 'user.deleted', jsonb_build_object('userId', id, 'receiptId', $2::text)
+        FROM deleted_users
+      ${subjectEvent}
+    ) facts
+    -- No ORDER BY: an INSERT never runs in parallel, so the UNION ALL's branches are read
+    -- in the order written (sessions, memberships, users, organization) and the events get
+    -- their positions in that order. Sorting 450,000 facts for 100,000 members spilled to
+    -- disk and bought nothing (test/deletion.test.ts checks the order).`;
+}
+
 /** Shared tail: receipt, events and the result row. Expects CTEs terminated, removed_memberships, deleted_users, subject. */
 function receiptEventsAndResult(kind: 'USER' | 'ORGANIZATION', subjectEvent: string): string {
   return `
@@ -128,25 +162,7 @@ function receiptEventsAndResult(kind: 'USER' | 'ORGANIZATION', subjectEvent: str
   ),
   new_events AS (
     INSERT INTO events (type, data)
-    SELECT type, data FROM (
-      SELECT 'session.terminated' AS type,
-             jsonb_build_object('sessionId', id, 'userId', user_id, 'organizationId', organization_id,
-                                'reason', reason, 'receiptId', $2::text) AS data
-        FROM terminated
-      UNION ALL
-      SELECT 'organization_membership.deleted',
-             jsonb_build_object('membershipId', id, 'organizationId', organization_id, 'userId', user_id,
-                                'role', role, 'receiptId', $2::text)
-        FROM removed_memberships
-      UNION ALL
-      SELECT 'user.deleted', jsonb_build_object('userId', id, 'receiptId', $2::text)
-        FROM deleted_users
-      ${subjectEvent}
-    ) facts
-    -- No ORDER BY: an INSERT never runs in parallel, so the UNION ALL's branches are read
-    -- in the order written (sessions, memberships, users, organization) and the events get
-    -- their positions in that order. Sorting 450,000 facts for 100,000 members spilled to
-    -- disk and bought nothing (test/deletion.test.ts checks the order).
+    ${factEvents(subjectEvent)}
     -- Read back only for the payload's first pages: when no list is selected nothing reads
     -- this CTE, and PostgreSQL runs the INSERT to completion without keeping its rows.
     RETURNING position, type, data
@@ -201,21 +217,35 @@ export const DELETE_USER = `
     (SELECT coalesce(json_agg(organization_id), '[]') FROM owned) AS owned_organization_ids`;
 
 /**
- * $1 organization, $2 receipt id, $3 actor, $4/$5 as for users, $6/$7 the page sizes of
- * the cascaded/retained user lists (0 = not selected). Retained users are the members whose
- * membership event has no user.deleted event beside it, as the receipt's pages read them.
+ * Who is in scope of an organization deletion: every member (the synchronous deletion) or
+ * one chunk of them, the user IDs in $3 (a deletion job's step, issue 15).
  */
-export const DELETE_ORGANIZATION = `
-  WITH
+type MemberScope = 'all' | 'chunk';
+
+/**
+ * The member cascade, shared by the synchronous deletion and a job's steps so that both do
+ * exactly the same to each member: CTEs members, removed_memberships, deleted_sessions,
+ * terminated_kept, detached, terminated, deleted_users and deleted_invitations.
+ * - Whether a member is retained (belongs to another organization) is read here, in the
+ *   statement's snapshot, after their user row was locked (LOCK_MEMBERS, LOCK_CHUNK).
+ * - detached: the other sessions that name the organization lose that reference. For the
+ *   whole organization that is every such session left; for a chunk, those of its retained
+ *   members only (a non-member's session is detached by FINISH_ORGANIZATION_JOB).
+ * - deleted_invitations: invitations addressed to a cascaded member (issue 9), and for the
+ *   whole organization its own invitations too (a job deletes those in its last step).
+ */
+function memberCascade(scope: MemberScope): string {
+  const inScope = scope === 'all' ? '' : ' AND user_id = ANY ($3::varchar[])';
+  return `
   members AS (
     SELECT m.user_id,
            EXISTS (SELECT 1 FROM memberships other
                     WHERE other.user_id = m.user_id AND other.organization_id <> $1) AS retained
       FROM memberships m
-     WHERE m.organization_id = $1
+     WHERE m.organization_id = $1${inScope.replace('user_id', 'm.user_id')}
   ),
   removed_memberships AS (
-    DELETE FROM memberships WHERE organization_id = $1
+    DELETE FROM memberships WHERE organization_id = $1${inScope}
     RETURNING id, organization_id, user_id, role
   ),
   deleted_sessions AS (
@@ -237,11 +267,19 @@ export const DELETE_ORGANIZATION = `
        AND before.id = s.id
     RETURNING s.id, s.user_id, before.organization_id, s.terminated_at
   ),
-  detached AS (
+  detached AS (${
+    scope === 'all'
+      ? `
     UPDATE sessions s SET organization_id = NULL
      WHERE s.organization_id = $1
        AND NOT EXISTS (SELECT 1 FROM members mb WHERE mb.user_id = s.user_id
-                          AND (NOT mb.retained OR (s.terminated_at IS NULL AND s.expires_at > now())))
+                          AND (NOT mb.retained OR (s.terminated_at IS NULL AND s.expires_at > now())))`
+      : `
+    UPDATE sessions s SET organization_id = NULL
+     WHERE s.organization_id = $1
+       AND s.user_id = ANY (ARRAY(SELECT user_id FROM members WHERE retained))
+       AND NOT (s.terminated_at IS NULL AND s.expires_at > now())`
+  }
     RETURNING 1
   ),
   terminated AS (
@@ -255,13 +293,16 @@ export const DELETE_ORGANIZATION = `
      WHERE u.id = mb.user_id AND NOT mb.retained
     RETURNING u.id
   ),
-  -- The organization's invitations, and every invitation addressed to a cascaded user (issue 9).
+  -- ${scope === 'all' ? 'The organization\'s invitations, and every' : 'Every'} invitation addressed to a cascaded user (issue 9).
   deleted_invitations AS (
     DELETE FROM invitations i
-     WHERE i.organization_id = $1
-        OR i.email_key IN (SELECT u.email_key FROM users u JOIN members mb ON mb.user_id = u.id AND NOT mb.retained)
+     WHERE ${scope === 'all' ? 'i.organization_id = $1\n        OR ' : ''}i.email_key IN (SELECT u.email_key FROM users u JOIN members mb ON mb.user_id = u.id AND NOT mb.retained)
     RETURNING 1
-  ),
+  ),`;
+}
+
+/** The organization's own rows, in foreign-key order: domains, settings, then the organization (CTE subject). */
+const ORGANIZATION_ROWS_DELETED = `
   deleted_domains AS (
     DELETE FROM organization_domains WHERE organization_id = $1 RETURNING 1
   ),
@@ -270,16 +311,119 @@ export const DELETE_ORGANIZATION = `
   ),
   subject AS (
     DELETE FROM organizations WHERE id = $1 RETURNING id
-  ),
-  ${receiptEventsAndResult(
-    'ORGANIZATION',
-    `UNION ALL
+  ),`;
+
+/** The organization.deleted fact, as the last branch of the events' UNION ALL. */
+const ORGANIZATION_DELETED_EVENT = `UNION ALL
       SELECT 'organization.deleted', jsonb_build_object('organizationId', id, 'receiptId', $2::text)
-        FROM subject`,
-  )},
+        FROM subject`;
+
+/**
+ * $1 organization, $2 receipt id, $3 actor, $4/$5 as for users, $6/$7 the page sizes of
+ * the cascaded/retained user lists (0 = not selected). Retained users are the members whose
+ * membership event has no user.deleted event beside it, as the receipt's pages read them.
+ */
+export const DELETE_ORGANIZATION = `
+  WITH${memberCascade('all')}${ORGANIZATION_ROWS_DELETED}
+  ${receiptEventsAndResult('ORGANIZATION', ORGANIZATION_DELETED_EVENT)},
     ${firstPage('cascadedUsers', '$6')} AS cascaded_users,
     ${firstPage('retainedUsers', '$7', `
                  AND NOT EXISTS (SELECT 1 FROM deleted_users d WHERE d.id = data->>'userId')`)} AS retained_users`;
+
+/*
+ * Issue 15: an organization deleted by a job (src/deletion/deletion-job.service.ts), in steps
+ * that each run in a short transaction of their own, in the same lock order:
+ *
+ *   every step: the organization row FOR UPDATE, then the job row (LOCK_JOB_STEP);
+ *   a chunk:    the next DELETION_JOB_CHUNK_MEMBERS members' user rows FOR UPDATE in ID
+ *               order (LOCK_CHUNK), then DELETE_CHUNK: memberCascade('chunk'), the same CTEs
+ *               as the synchronous deletion restricted to those members, and their events;
+ *   the last:   FINISH_ORGANIZATION_JOB, once no member is left: the organization's own rows,
+ *               the receipt and organization.deleted.
+ *
+ * Every chunk's events carry the job's receipt ID, and the receipt's counts and digest are
+ * computed from the events of the chunks' transactions (organization_deletion_jobs.chunk_txids),
+ * with the same definition as the synchronous deletion's, so both deletions of the same
+ * organization have the same receipt (test/deletion-job-equality.test.ts).
+ */
+
+/** $1 organization, $2 the step's members at most: their user IDs, locked FOR UPDATE in ID order. */
+export const LOCK_CHUNK = `
+  WITH locked AS (
+    SELECT u.id FROM users u
+     WHERE u.id IN (SELECT user_id FROM memberships WHERE organization_id = $1 ORDER BY user_id LIMIT $2)
+     ORDER BY u.id
+       FOR UPDATE OF u
+  )
+  SELECT coalesce(array_agg(id ORDER BY id), '{}') AS user_ids FROM locked`;
+
+/**
+ * $1 organization, $2 receipt id, $3 the chunk's user IDs (varchar[], locked by LOCK_CHUNK).
+ * Returns the counts of what it removed. The events are those the synchronous deletion writes for these members, in
+ * the same order (sessions, memberships, users).
+ */
+export const DELETE_CHUNK = `
+  WITH${memberCascade('chunk')}
+  new_events AS (
+    INSERT INTO events (type, data)
+    ${factEvents('')}
+    RETURNING 1
+  )
+  SELECT (SELECT count(*)::int FROM removed_memberships) AS removed_memberships,
+         (SELECT count(*)::int FROM terminated) AS terminated_sessions,
+         (SELECT count(*)::int FROM deleted_users) AS cascaded_users,
+         (SELECT count(*)::int FROM new_events) AS events`;
+
+/** The events of a job's chunks: $3 their transactions (xid8[]), of the given type. */
+const chunkEvents = (type: string) => `events e WHERE e.txid = ANY ($3::xid8[]) AND e.type = '${type}'`;
+
+/**
+ * $1 organization, $2 receipt id, $3 the chunks' transactions (xid8[]), $4 actor. With no
+ * member left: detaches the sessions that still name the organization, deletes its
+ * invitations, domains, settings and the organization, writes the receipt and
+ * organization.deleted. The receipt's counts and digest are those of the events the chunks
+ * wrote (the digest definition at the top of this file). Returns the receipt as json.
+ */
+export const FINISH_ORGANIZATION_JOB = `
+  WITH
+  facts AS (
+    SELECT (SELECT count(*) FROM ${chunkEvents('session.terminated')}) AS terminated_session_count,
+           (SELECT count(*) FROM ${chunkEvents('organization_membership.deleted')}) AS removed_membership_count,
+           (SELECT count(*) FROM ${chunkEvents('user.deleted')}) AS cascaded_user_count,
+           coalesce((SELECT string_agg(e.data->>'sessionId', ',' ORDER BY e.data->>'sessionId' COLLATE "C")
+                       FROM ${chunkEvents('session.terminated')}), '') AS sessions,
+           coalesce((SELECT string_agg(e.data->>'membershipId', ',' ORDER BY e.data->>'membershipId' COLLATE "C")
+                       FROM ${chunkEvents('organization_membership.deleted')}), '') AS memberships,
+           coalesce((SELECT string_agg(e.data->>'userId', ',' ORDER BY e.data->>'userId' COLLATE "C")
+                       FROM ${chunkEvents('user.deleted')}), '') AS users
+  ),
+  detached AS (
+    UPDATE sessions s SET organization_id = NULL WHERE s.organization_id = $1 RETURNING 1
+  ),
+  deleted_invitations AS (
+    DELETE FROM invitations WHERE organization_id = $1 RETURNING 1
+  ),${ORGANIZATION_ROWS_DELETED}
+  receipt AS (
+    INSERT INTO deletion_receipts
+      (id, kind, subject_id, actor, terminated_session_count, removed_membership_count, cascaded_user_count, digest, chunk_txids)
+    SELECT $2, 'ORGANIZATION', subject.id, $4,
+           facts.terminated_session_count, facts.removed_membership_count, facts.cascaded_user_count,
+           encode(sha256(convert_to(
+             'ORGANIZATION:' || subject.id
+             || E'\\nsessions:' || facts.sessions
+             || E'\\nmemberships:' || facts.memberships
+             || E'\\nusers:' || facts.users,
+             'UTF8')), 'hex'),
+           $3::xid8[]
+      FROM subject, facts
+    RETURNING *
+  ),
+  new_events AS (
+    INSERT INTO events (type, data)
+    SELECT 'organization.deleted', jsonb_build_object('organizationId', id, 'receiptId', $2::text) FROM subject
+    RETURNING 1
+  )
+  SELECT (SELECT row_to_json(receipt) FROM receipt) AS receipt, (SELECT count(*) FROM new_events) AS events`;
 
 /**
  * deleteUser in one round trip (issue 13): steps 0, 1 and 3 above in a plpgsql function,

@@ -23,6 +23,13 @@ export class DeletionReceipt {
    */
   txid: string | null;
 
+  /**
+   * Not in the schema: for a receipt written by a deletion job (issue 15), the transactions of
+   * its chunks, in order, whose events are the receipt's lists; null for a deletion made in
+   * one transaction (its events carry txid).
+   */
+  chunkTxids: string[] | null;
+
   @Field(() => DeletionKind)
   kind: DeletionKind;
 

@@ -11,6 +11,7 @@ import {
   DeletionResolver,
 } from '../deletion/deletion.resolver';
 import { AppError } from '../errors';
+import { DeletionJobResolver } from '../deletion/deletion-job.resolver';
 import { InvitationResolver, OrganizationInvitationsResolver, ViewerInvitationsResolver } from '../invitations/invitation.resolver';
 import { MembershipResolver } from '../memberships/membership.resolver';
 import { OrganizationResolver } from '../organizations/organization.resolver';
@@ -29,6 +30,7 @@ export const resolvers = [
   DeleteUserPayloadResolver,
   DeleteOrganizationPayloadResolver,
   DeletionReceiptResolver,
+  DeletionJobResolver,
   ApiKeyResolver,
   InvitationResolver,
   OrganizationInvitationsResolver,

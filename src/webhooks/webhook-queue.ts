@@ -2,11 +2,11 @@ import PgBoss from 'pg-boss';
 import type { Logger } from 'pino';
 import type { EntityManager } from 'typeorm';
 import type { WebhookConfig } from '../config';
-import { AppError, sqlState } from '../errors';
+import { insertJobs, QueueNotStartedError } from '../database/job-queue';
+import { AppError } from '../errors';
 
 /**
- * The delivery queue (issue 12), on pg-boss over the same PostgreSQL, in its own `pgboss`
- * schema (pg-boss creates and migrates it at start; our migrations never touch it).
+ * The delivery queue (issue 12), on pg-boss over the same PostgreSQL (src/database/job-queue.ts).
  *
  * One job per webhook message attempt: `{ messageId }`. Jobs are inserted in the caller's
  * transaction (pg-boss's `db` option runs its INSERT on the transaction's connection), so
@@ -45,25 +45,6 @@ export function jobExpirySeconds(config: Pick<WebhookConfig, 'timeoutMs'>): numb
   return Math.ceil(config.timeoutMs / 1000) + 5;
 }
 
-// pg-boss's INSERT only needs its configuration's defaults, not a connection: this instance
-// is never started, every insert passes the caller's transaction as `db`. Expiry and
-// recovery retries come from the queue's own settings (startWebhookQueue).
-const inserter = new PgBoss({
-  db: { executeSql: () => Promise.reject(new Error('inserts run on the caller’s transaction')) },
-});
-
-/** pg-boss's Db interface over a TypeORM transaction's manager. */
-function transactionDb(manager: EntityManager): PgBoss.Db {
-  return {
-    async executeSql(text, values) {
-      const result = await manager.query(text, values);
-      // TypeORM answers an UPDATE or DELETE with [rows, count].
-      const rows = Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number' ? result[0] : result;
-      return { rows };
-    },
-  };
-}
-
 /**
  * Inserts delivery jobs in the caller's transaction (`manager`), one statement for all of
  * them. A job's delay is counted from the database's clock (`startAfter` as an interval).
@@ -79,9 +60,9 @@ export async function enqueueDeliveries(manager: EntityManager, jobs: DeliveryJo
     startAfter: job.delayMs ? `${Math.max(0, Math.round(job.delayMs))} milliseconds` : undefined,
   }));
   try {
-    await inserter.insert(rows, { db: transactionDb(manager) });
+    await insertJobs(manager, rows);
   } catch (error) {
-    if (sqlState(error) === '3F000' || sqlState(error) === '42P01') {
+    if (error instanceof QueueNotStartedError) {
       throw AppError.serviceUnavailable('Webhook delivery has not been started on this database yet (WEBHOOKS=false everywhere)');
     }
     throw error;

@@ -1,0 +1,238 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import { authorizeOrganizationDeletion } from '../auth/access';
+import { actorOf, ViewerKind, type Principal } from '../auth/principal';
+import { insertJobs, QueueNotStartedError } from '../database/job-queue';
+import { roleIn } from '../database/locks';
+import { inTransaction } from '../database/transaction';
+import { AppError } from '../errors';
+import { newId, parseId } from '../ids';
+import { toReceipt } from './deletion.service';
+import { DELETE_CHUNK, FINISH_ORGANIZATION_JOB, LOCK_CHUNK } from './deletion.sql';
+import { DeletionJob, DeletionJobStatus } from './deletion-job.types';
+import type { DeletionReceipt } from './deletion.types';
+
+/**
+ * Issue 15: an organization deleted as a durable job, in steps.
+ *
+ * 1. schedule(), in the caller's transaction: locks the organization row, checks authority
+ *    as deleteOrganization does, sets organizations.deletion_job_id (from then on it is
+ *    "being deleted": unreadable, closed to new members, invitations, sessions and domains),
+ *    inserts the job row and enqueues its step 0, all in that one transaction.
+ * 2. runStep(step), each in a short transaction of its own (a worker runs it,
+ *    deletion-job.worker.ts): the next chunkMembers members, as the synchronous deletion
+ *    treats them (deletion.sql.ts DELETE_CHUNK), and step + 1 enqueued in the same
+ *    transaction. When no member is left, the same transaction finishes the job
+ *    (FINISH_ORGANIZATION_JOB): the organization's own rows, the receipt, organization.deleted.
+ *
+ * Exactly once per step: a step does its work only while the job row's next_step equals
+ * the step it carries, checked under the organization's row lock and advanced in the same
+ * transaction. A queue job delivered twice (a worker killed after its commit, a step that
+ * outlived its expiry) finds its step done and changes nothing; two workers never run the
+ * same chunk, since the second waits for the first's organization lock.
+ */
+
+export const DELETION_JOB_QUEUE = 'organization_deletion';
+
+/** A step of a job, as the queue carries it. */
+export interface DeletionStep {
+  jobId: string;
+  step: number;
+}
+
+/** What runStep did. */
+export type StepOutcome =
+  | { kind: 'chunk'; removedMemberships: number; next: number }
+  | { kind: 'finished'; receipt: DeletionReceipt }
+  /** The step was done already (a duplicate delivery), or the job is no longer running. */
+  | { kind: 'skipped' };
+
+interface JobRow {
+  id: string;
+  organization_id: string;
+  receipt_id: string;
+  actor: string;
+  status: DeletionJobStatus;
+  total_members: number;
+  processed_members: number;
+  next_step: number;
+  chunk_txids: string[] | string;
+  error: string | null;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+const JOB_COLUMNS = `id, organization_id, receipt_id, actor, status, total_members, processed_members, next_step,
+                     chunk_txids::text[] AS chunk_txids, error, created_at, started_at, finished_at`;
+
+function toJob(row: JobRow): DeletionJob {
+  return {
+    id: row.id,
+    organizationId: row.organization_id,
+    status: row.status,
+    totalMembers: row.total_members,
+    processedMembers: row.processed_members,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    error: row.error,
+    receiptId: row.receipt_id,
+    actor: row.actor,
+  };
+}
+
+/** Enqueues `step` of a job in the caller's transaction; SERVICE_UNAVAILABLE if no worker ever started on this database. */
+async function enqueueStep(manager: EntityManager, step: DeletionStep): Promise<void> {
+  try {
+    await insertJobs<DeletionStep>(manager, [{ name: DELETION_JOB_QUEUE, data: step }]);
+  } catch (error) {
+    if (error instanceof QueueNotStartedError) {
+      throw AppError.serviceUnavailable('Deletion jobs have not been started on this database yet (DELETION_JOBS=false everywhere)');
+    }
+    throw error;
+  }
+}
+
+export class DeletionJobService {
+  /**
+   * scheduleOrganizationDeletion (issue 15). Returns the new job, QUEUED. On an organization
+   * already being deleted, the caller (with the same authority) gets that job back; a FAILED
+   * one is queued again from the step where it stopped. NOT_FOUND for no such organization,
+   * FORBIDDEN for a member who is not an OWNER (src/auth/access.ts authorizeOrganizationDeletion).
+   */
+  async schedule(manager: EntityManager, principal: Principal, id: string): Promise<DeletionJob> {
+    const organizationId = parseId('organization', id, 'id');
+    const locked: Array<{ deletion_job_id: string | null }> = await manager.query(
+      `SELECT deletion_job_id FROM organizations WHERE id = $1 FOR UPDATE`,
+      [organizationId],
+    );
+    if (locked.length === 0) throw AppError.notFound('Organization', organizationId);
+    const callerRole = principal.kind === ViewerKind.SESSION ? await roleIn(manager, organizationId, principal.userId) : null;
+    authorizeOrganizationDeletion(principal, callerRole, organizationId);
+
+    const existing = locked[0].deletion_job_id;
+    if (existing) {
+      const [row]: JobRow[] = await manager.query(`SELECT ${JOB_COLUMNS} FROM organization_deletion_jobs WHERE id = $1 FOR UPDATE`, [existing]);
+      if (row.status !== DeletionJobStatus.FAILED) return toJob(row);
+      // As a CTE: TypeORM answers a bare UPDATE with [rows, count].
+      const [resumed]: JobRow[] = await manager.query(
+        `WITH resumed AS (
+           UPDATE organization_deletion_jobs SET status = CASE WHEN started_at IS NULL THEN 'QUEUED' ELSE 'RUNNING' END,
+                  finished_at = NULL
+            WHERE id = $1 RETURNING *)
+         SELECT ${JOB_COLUMNS} FROM resumed`,
+        [existing],
+      );
+      await enqueueStep(manager, { jobId: existing, step: resumed.next_step });
+      return toJob(resumed);
+    }
+
+    const jobId = newId('deletionJob');
+    const [row]: JobRow[] = await manager.query(
+      `INSERT INTO organization_deletion_jobs (id, organization_id, receipt_id, actor, total_members)
+       VALUES ($1, $2::varchar, $3, $4, (SELECT count(*) FROM memberships WHERE organization_id = $2::varchar))
+       RETURNING ${JOB_COLUMNS}`,
+      [jobId, organizationId, newId('receipt'), actorOf(principal)],
+    );
+    await manager.query(`UPDATE organizations SET deletion_job_id = $2 WHERE id = $1`, [organizationId, jobId]);
+    await enqueueStep(manager, { jobId, step: 0 });
+    return toJob(row);
+  }
+
+  /** A job by ID, or null (BAD_USER_INPUT when the ID is not a job's). Who may see it is the resolver's question. */
+  async job(manager: EntityManager, id: string): Promise<DeletionJob | null> {
+    const jobId = parseId('deletionJob', id, 'id');
+    const rows: JobRow[] = await manager.query(`SELECT ${JOB_COLUMNS} FROM organization_deletion_jobs WHERE id = $1`, [jobId]);
+    return rows.length ? toJob(rows[0]) : null;
+  }
+
+  /** The receipt of a SUCCEEDED job; null before. */
+  async receipt(manager: EntityManager, job: DeletionJob): Promise<DeletionReceipt | null> {
+    if (job.status !== DeletionJobStatus.SUCCEEDED) return null;
+    const rows = await manager.query(`SELECT * FROM deletion_receipts WHERE id = $1`, [job.receiptId]);
+    return rows.length ? toReceipt(rows[0]) : null;
+  }
+
+  /**
+   * Runs one step in a transaction of its own, in the engine's lock order: the organization
+   * row FOR UPDATE, the job row, then the chunk's user rows FOR UPDATE in ID order
+   * (LOCK_CHUNK). Whether each member is kept is decided in DELETE_CHUNK's snapshot, taken
+   * after those locks: a member who joined another organization meanwhile is retained.
+   * Throws on failure (nothing of the step is left behind); the worker's queue retries it.
+   */
+  runStep(dataSource: DataSource, { jobId, step }: DeletionStep, chunkMembers: number): Promise<StepOutcome> {
+    return inTransaction(dataSource, async (manager): Promise<StepOutcome> => {
+      const found: Array<{ organization_id: string }> = await manager.query(
+        `SELECT organization_id FROM organization_deletion_jobs WHERE id = $1`,
+        [jobId],
+      );
+      if (found.length === 0) return { kind: 'skipped' };
+      const organizationId = found[0].organization_id;
+      const organization = await manager.query(`SELECT id FROM organizations WHERE id = $1 FOR UPDATE`, [organizationId]);
+      const [job]: JobRow[] = await manager.query(
+        `SELECT ${JOB_COLUMNS} FROM organization_deletion_jobs WHERE id = $1 FOR UPDATE`,
+        [jobId],
+      );
+      const running = job.status === DeletionJobStatus.QUEUED || job.status === DeletionJobStatus.RUNNING;
+      if (!running || job.next_step !== step || organization.length === 0) return { kind: 'skipped' };
+
+      const [{ user_ids: userIds }]: Array<{ user_ids: string[] }> = await manager.query(LOCK_CHUNK, [organizationId, chunkMembers]);
+      let removed = 0;
+      if (userIds.length > 0) {
+        const [counts]: Array<{ removed_memberships: number }> = await manager.query(DELETE_CHUNK, [
+          organizationId,
+          job.receipt_id,
+          userIds,
+        ]);
+        removed = counts.removed_memberships;
+      }
+      const [{ chunk_txids: chunkTxids }]: Array<{ chunk_txids: string[] }> = await manager.query(
+        `WITH advanced AS (
+           UPDATE organization_deletion_jobs
+              SET status = 'RUNNING', started_at = coalesce(started_at, now()), error = NULL,
+                  next_step = next_step + 1, processed_members = processed_members + $2,
+                  chunk_txids = CASE WHEN $2 > 0 THEN chunk_txids || pg_current_xact_id() ELSE chunk_txids END
+            WHERE id = $1
+            RETURNING chunk_txids)
+         SELECT chunk_txids::text[] AS chunk_txids FROM advanced`,
+        [jobId, removed],
+      );
+      const [{ more }]: Array<{ more: boolean }> = await manager.query(
+        `SELECT EXISTS (SELECT 1 FROM memberships WHERE organization_id = $1) AS more`,
+        [organizationId],
+      );
+      if (more) {
+        await enqueueStep(manager, { jobId, step: step + 1 });
+        return { kind: 'chunk', removedMemberships: removed, next: step + 1 };
+      }
+      const [finished]: Array<{ receipt: Parameters<typeof toReceipt>[0] }> = await manager.query(FINISH_ORGANIZATION_JOB, [
+        organizationId,
+        job.receipt_id,
+        chunkTxids,
+        job.actor,
+      ]);
+      await manager.query(
+        `UPDATE organization_deletion_jobs SET status = 'SUCCEEDED', finished_at = now() WHERE id = $1`,
+        [jobId],
+      );
+      return { kind: 'finished', receipt: toReceipt(finished.receipt) };
+    });
+  }
+
+  /**
+   * Records why a step's attempt failed, in a transaction of its own (the step's rolled
+   * back); with `final` (its last attempt, issue 15: "a job that keeps failing ends FAILED")
+   * the job ends FAILED. Only while the job is still at that step and unfinished. The
+   * organization stays being deleted either way.
+   */
+  async recordFailure(dataSource: DataSource, { jobId, step }: DeletionStep, message: string, final: boolean): Promise<void> {
+    await dataSource.query(
+      `UPDATE organization_deletion_jobs
+          SET error = $3,
+              status = CASE WHEN $4 THEN 'FAILED' ELSE status END,
+              finished_at = CASE WHEN $4 THEN now() ELSE finished_at END
+        WHERE id = $1 AND next_step = $2 AND status IN ('QUEUED', 'RUNNING')`,
+      [jobId, step, message, final],
+    );
+  }
+}
