@@ -23,6 +23,8 @@ const THROUGH_PGBOUNCER = [
   'deletion-faults',
   'invitation-races',
   'delete-user-round-trip',
+  // Issue 15: the job's steps and pg-boss's polling through transaction pooling.
+  'deletion-job',
   'pgbouncer-safe',
 ];
 
