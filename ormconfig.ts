@@ -11,6 +11,7 @@ import { DeletionReceiptPages1764300600000 } from './src/database/migrations/176
 import { DeletionReceiptPageIndexes1764300600500 } from './src/database/migrations/1764300600500-deletion-receipt-page-indexes';
 import { DeleteUserFunction1764300601000 } from './src/database/migrations/1764300601000-delete-user-function';
 import { OrganizationDeletionJobs1764300700000 } from './src/database/migrations/1764300700000-organization-deletion-jobs';
+import { DeleteUserFunctionV21764300701000 } from './src/database/migrations/1764300701000-delete-user-function-v2';
 import { countingClientOf } from './src/database/query-counter';
 import { setTransactionTimeouts } from './src/database/transaction';
 import { Invitation } from './src/invitations/invitation.entity';
@@ -37,6 +38,7 @@ export const migrations = [
   DeletionReceiptPageIndexes1764300600500,
   DeleteUserFunction1764300601000,
   OrganizationDeletionJobs1764300700000,
+  DeleteUserFunctionV21764300701000,
 ];
 
 export interface DataSourceOptions {

@@ -47,7 +47,7 @@ export interface Config {
    * lock, or running away, ends with a clear error (CONFLICT) instead of a hung request.
    * Sent as SET LOCAL with every BEGIN, in its round trip (issue 14: they hold behind
    * PgBouncer in transaction mode; src/database/transaction.ts beginStatement); the
-   * autocommit deleteUser passes the lock timeout to delete_user_v1, which sets it itself.
+   * autocommit deleteUser passes the lock timeout to delete_user_v2, which sets it itself.
    */
   dbLockTimeoutMs: number;
   dbStatementTimeoutMs: number;

@@ -248,7 +248,7 @@ describe('inTransaction with singleStatement', () => {
       // Issue 14: no SET left behind ('session'). The only timeouts outside a transaction are
       // the ceiling: startup parameters ('client') of a direct connection (ormconfig.ts), which
       // PgBouncer drops (there the role's settings are the ceiling). Inside, the timeouts come
-      // with each BEGIN (beginStatement) or, for delete_user_v1, from its own argument.
+      // with each BEGIN (beginStatement) or, for delete_user_v2, from its own argument.
       expect([rows[0].lock_source, rows[0].statement_source]).not.toContain('session');
       if (process.env.TEST_POOLER_URL) {
         expect([rows[0].lock_source, rows[0].statement_source]).not.toContain('client');

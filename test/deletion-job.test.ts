@@ -1,5 +1,6 @@
 import {
   DeleteOrganizationDocument,
+  DeleteUserDocument,
   DeletionReceiptCascadedUsersDocument,
   DeletionReceiptRemovedMembershipsDocument,
   DeletionReceiptRetainedUsersDocument,
@@ -12,7 +13,7 @@ import { startTestApp, type TestApp } from './support/app';
 import { expectedDigest } from './support/deletion-fixtures';
 import { startJobWorker, untilJobEnds } from './support/deletion-jobs';
 import { seedLargeOrganization } from './support/deletion-seed';
-import { errorCode, ok, tableCounts } from './support/factory';
+import { errorCode, factory, ok, tableCounts } from './support/factory';
 
 /**
  * Issue 15: scheduleOrganizationDeletion deletes an organization in steps of
@@ -182,6 +183,29 @@ describe('scheduleOrganizationDeletion', () => {
       await app.sql(`DROP TRIGGER IF EXISTS refuse_victim ON users`);
       await app.sql(`DROP FUNCTION IF EXISTS refuse_victim()`);
     }
+  });
+
+  it('lets deleteUser delete the last OWNER of an organization being deleted (delete_user_v2), and the job finishes without them', async () => {
+    const f = factory(app);
+    const organization = await f.organization();
+    const owner = await f.user();
+    const member = await f.user();
+    await f.member(organization.id, owner.id, 'OWNER');
+    await f.member(organization.id, member.id, 'MEMBER');
+    // Refused while the organization is live: the last-OWNER guard (issue 9) holds.
+    expect(errorCode(await app.gql(DeleteUserDocument, { id: owner.id }))).toBe('CONFLICT');
+
+    await (await startJobWorker(app)).stop(1_000);
+    const scheduled = ok(await app.gql(ScheduleOrganizationDeletionDocument, { id: organization.id })).scheduleOrganizationDeletion;
+    const deleted = ok(await app.gql(DeleteUserDocument, { id: owner.id })).deleteUser;
+    expect(deleted.receipt).toMatchObject({ kind: 'USER', subjectId: owner.id, removedMembershipCount: 1 });
+    expect(await app.sql(`SELECT 1 FROM users WHERE id = $1`, [owner.id])).toHaveLength(0);
+
+    worker = await startJobWorker(app);
+    const job = await untilJobEnds(app, scheduled.id);
+    expect(job).toMatchObject({ status: 'SUCCEEDED', totalMembers: 2, processedMembers: 1 });
+    expect(job.receipt).toMatchObject({ removedMembershipCount: 1, cascadedUserCount: 1 });
+    expect(await app.sql(`SELECT 1 FROM users WHERE id = ANY($1)`, [[owner.id, member.id]])).toHaveLength(0);
   });
 
   it('reads null for a job ID that names nothing and refuses an ID that is not a job’s', async () => {

@@ -8,6 +8,7 @@ import {
   DeleteUserDocument,
   GetDeletionReceiptDocument,
 } from '../src/generated/graphql';
+import { DELETE_USER_FUNCTION } from '../src/deletion/deletion.sql';
 import { DATABASE_READ_ONLY, ErrorCode, OUTCOME_UNKNOWN_MESSAGE, RETRY_AFTER_SECONDS } from '../src/errors';
 import { startTestApp, type GraphQLResponse, type TestApp } from './support/app';
 import { twoOrganizations } from './support/deletion-fixtures';
@@ -116,7 +117,7 @@ function containsReadyForQuery(data: Buffer): boolean {
 /** The simple-protocol query message TypeORM's commitTransaction sends: 'Q', length, "COMMIT\0". */
 const COMMIT_MESSAGE = Buffer.concat([Buffer.from('Q'), Buffer.from([0, 0, 0, 11]), Buffer.from('COMMIT\0')]);
 /** deleteUser's one statement (src/deletion/deletion.sql.ts), as its Parse message carries it. */
-const DELETE_USER_STATEMENT = Buffer.from('delete_user_v1(');
+const DELETE_USER_STATEMENT = Buffer.from(`${DELETE_USER_FUNCTION}(`);
 
 let app: TestApp;
 let relay: CuttingRelay;
@@ -257,7 +258,7 @@ describe('the backend terminated while its commit runs (a slow deferred trigger)
     try {
       const before = await databaseSnapshot(app);
       const pending = app.gql(DeleteUserDocument, { id: solo.id });
-      await terminateSleeping(watcher, /delete_user_v1\(/);
+      await terminateSleeping(watcher, new RegExp(`${DELETE_USER_FUNCTION}\\(`));
 
       expectOutcomeUnknown(await pending);
       expect(await databaseSnapshot(app)).toEqual(before);

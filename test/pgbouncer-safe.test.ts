@@ -28,7 +28,7 @@ import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-re
  *
  * - its lock and statement timeouts come with every BEGIN as SET LOCAL, in the BEGIN's one
  *   round trip (src/database/transaction.ts beginStatement), and the autocommit deleteUser
- *   sets its own lock timeout (delete_user_v1); no session SET of a timeout. A direct
+ *   sets its own lock timeout (delete_user_v2); no session SET of a timeout. A direct
  *   connection carries the same values as startup parameters, the ceiling of statements
  *   outside a transaction: a setting of that client connection ('client' in pg_settings),
  *   which PgBouncer drops (ignore_startup_parameters) and so never hands to another client
@@ -245,7 +245,7 @@ describe('timeouts per transaction, never a session SET', () => {
     expect(await app.sql('SELECT name FROM users WHERE id = $1', [user.id])).toEqual([{ name: 'Not waiting' }]);
   });
 
-  it('the autocommit deleteUser bounds its own lock waits (delete_user_v1), and leaves nothing behind', async () => {
+  it('the autocommit deleteUser bounds its own lock waits (delete_user_v2), and leaves nothing behind', async () => {
     const user = await factory(app).user();
     const locker = new Client({ connectionString: app.databaseUrl, application_name: 'pgbouncer-safe-test' });
     await locker.connect();

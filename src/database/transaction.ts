@@ -100,14 +100,14 @@ export interface TransactionOptions {
    */
   admission?: Admission;
   /**
-   * The work sends exactly one statement (issue 13: deleteUser calls delete_user_v1, see
+   * The work sends exactly one statement (issue 13: deleteUser calls delete_user_v2, see
    * src/deletion/deletion.sql.ts). It then runs in autocommit, without BEGIN and COMMIT:
    * PostgreSQL wraps the statement in a transaction of its own, which commits when the
    * statement succeeds and rolls back entirely when it fails, so the unit stays atomic in
    * one round trip (deleteUser took five: BEGIN, two locks, its statement, COMMIT).
    * No BEGIN means no SET LOCAL either (beginStatement): the connection carries no
    * timeouts of its own (issue 14, nothing outlives a transaction behind PgBouncer), so
-   * the statement must bound itself. delete_user_v1 takes the lock timeout as a parameter
+   * the statement must bound itself. delete_user_v2 takes the lock timeout as a parameter
    * and sets it for its own transaction first (set_config(…, true)), so each of its lock
    * waits ends after DB_LOCK_TIMEOUT_MS (src/deletion/deletion.sql.ts says what bounds its
    * running time). Retries are as for a transaction. With rollbackOnly (a dry run)

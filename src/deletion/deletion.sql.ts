@@ -182,11 +182,15 @@ function receiptEventsAndResult(kind: 'USER' | 'ORGANIZATION', subjectEvent: str
  */
 export const DELETE_USER = `
   WITH
+  -- An organization being deleted by a job (issue 15) needs no OWNER any more: the user is
+  -- not its "last OWNER", and their deletion is not refused on its account.
   owned AS (
     SELECT mine.organization_id,
            NOT EXISTS (SELECT 1 FROM memberships other
                         WHERE other.organization_id = mine.organization_id
-                          AND other.role = 'OWNER' AND other.user_id <> $1) AS last_owner
+                          AND other.role = 'OWNER' AND other.user_id <> $1)
+           AND NOT EXISTS (SELECT 1 FROM organizations o
+                            WHERE o.id = mine.organization_id AND o.deletion_job_id IS NOT NULL) AS last_owner
       FROM memberships mine
      WHERE mine.user_id = $1 AND mine.role = 'OWNER'
   ),
@@ -469,7 +473,7 @@ export const FINISH_ORGANIZATION_JOB = `
  * test/delete-user-round-trip.test.ts fails until the database's function body equals the text
  * generated here.
  */
-export const DELETE_USER_FUNCTION = 'delete_user_v1';
+export const DELETE_USER_FUNCTION = 'delete_user_v2';
 
 /**
  * The SQL types of the function's parameters $1, $2, … in order: DELETE_USER's five
