@@ -208,6 +208,17 @@ describe('scheduleOrganizationDeletion', () => {
     expect(await app.sql(`SELECT 1 FROM users WHERE id = ANY($1)`, [[owner.id, member.id]])).toHaveLength(0);
   });
 
+  it('queues the step again at worker start for a job whose step left the queue (archived while every worker was down)', async () => {
+    const seeded = await seedLargeOrganization(app, 5, 1);
+    await (await startJobWorker(app)).stop(1_000);
+    const scheduled = ok(await app.gql(ScheduleOrganizationDeletionDocument, { id: seeded.organizationId })).scheduleOrganizationDeletion;
+    // What pg-boss's retention does to a step left waiting past keep_until: gone from the queue.
+    await app.sql(`DELETE FROM pgboss.job WHERE name = 'organization_deletion' AND data->>'jobId' = $1`, [scheduled.id]);
+    expect(await app.sql(`SELECT 1 FROM pgboss.job WHERE data->>'jobId' = $1`, [scheduled.id])).toHaveLength(0);
+    worker = await startJobWorker(app);
+    expect(await untilJobEnds(app, scheduled.id)).toMatchObject({ status: 'SUCCEEDED', processedMembers: 5 });
+  });
+
   it('reads null for a job ID that names nothing and refuses an ID that is not a job’s', async () => {
     expect(ok(await app.gql(GetDeletionJobDocument, { id: 'djb_01ARZ3NDEKTSV4RRFFQ69G5FAV' })).deletionJob).toBeNull();
     expect(errorCode(await app.gql(GetDeletionJobDocument, { id: 'org_01ARZ3NDEKTSV4RRFFQ69G5FAV' }))).toBe('BAD_USER_INPUT');

@@ -375,16 +375,18 @@ export function authorizeReceiptLists(principal: Principal, kind: DeletionKind):
 
 /**
  * Query.deletionJob (issue 15): the admin, API keys with ORGANIZATIONS_DELETE (who may
- * schedule any), and the signed-in user who scheduled it (their membership is removed by the
- * job itself, so it cannot be the test). Anyone else reads null, as for no such job.
+ * schedule any), and a signed-in user whom scheduleOrganizationDeletion returned the job to:
+ * who scheduled it, or called it again while it ran (issue 15 review: a second OWNER). Not
+ * by membership: the job itself removes the memberships. Anyone else reads null, as for no
+ * such job.
  */
-export function canReadDeletionJob(principal: Principal, job: { actor: string }): boolean {
+export function canReadDeletionJob(principal: Principal, job: { requestedBy: readonly string[] }): boolean {
   switch (principal.kind) {
     case ViewerKind.ADMIN:
       return true;
     case ViewerKind.API_KEY:
       return principal.scopes.has(ApiKeyScope.ORGANIZATIONS_DELETE);
     case ViewerKind.SESSION:
-      return job.actor === actorOf(principal);
+      return job.requestedBy.includes(actorOf(principal));
   }
 }

@@ -31,12 +31,17 @@ function transactionDb(manager: EntityManager): PgBoss.Db {
 
 /**
  * Inserts jobs in the caller's transaction (`manager`), one statement for all of them.
- * Throws QueueNotStartedError when pg-boss's schema does not exist yet: no process ever
- * started a queue worker on this database.
+ * Throws QueueNotStartedError when pg-boss's schema or one of the jobs' queues does not
+ * exist yet: no process ever started that queue's worker on this database.
  */
 export async function insertJobs<T extends object>(manager: EntityManager, jobs: PgBoss.JobInsert<T>[]): Promise<void> {
   if (jobs.length === 0) return;
+  const names = [...new Set(jobs.map((job) => job.name))];
   try {
+    // pg-boss 10's INSERT joins its queue table: a job for a queue no worker created yet is
+    // dropped without an error (issue 15 review: a deletion job was left with no step).
+    const created: Array<{ name: string }> = await manager.query(`SELECT name FROM pgboss.queue WHERE name = ANY($1)`, [names]);
+    if (created.length < names.length) throw new QueueNotStartedError();
     await inserter.insert(jobs, { db: transactionDb(manager) });
   } catch (error) {
     if (sqlState(error) === '3F000' || sqlState(error) === '42P01') throw new QueueNotStartedError();
@@ -44,7 +49,7 @@ export async function insertJobs<T extends object>(manager: EntityManager, jobs:
   }
 }
 
-/** pg-boss's schema is missing: no worker has started on this database yet. */
+/** pg-boss's schema or a job's queue is missing: no worker of that queue has started on this database yet. */
 export class QueueNotStartedError extends Error {
   constructor() {
     super('the job queue has not been started on this database');

@@ -51,6 +51,7 @@ interface JobRow {
   organization_id: string;
   receipt_id: string;
   actor: string;
+  requested_by: string[];
   status: DeletionJobStatus;
   total_members: number;
   processed_members: number;
@@ -62,7 +63,7 @@ interface JobRow {
   finished_at: Date | null;
 }
 
-const JOB_COLUMNS = `id, organization_id, receipt_id, actor, status, total_members, processed_members, next_step,
+const JOB_COLUMNS = `id, organization_id, receipt_id, actor, requested_by::text[] AS requested_by, status, total_members, processed_members, next_step,
                      chunk_txids::text[] AS chunk_txids, error, created_at, started_at, finished_at`;
 
 function toJob(row: JobRow): DeletionJob {
@@ -78,6 +79,7 @@ function toJob(row: JobRow): DeletionJob {
     error: row.error,
     receiptId: row.receipt_id,
     actor: row.actor,
+    requestedBy: row.requested_by,
   };
 }
 
@@ -112,31 +114,58 @@ export class DeletionJobService {
 
     const existing = locked[0].deletion_job_id;
     if (existing) {
-      const [row]: JobRow[] = await manager.query(`SELECT ${JOB_COLUMNS} FROM organization_deletion_jobs WHERE id = $1 FOR UPDATE`, [existing]);
-      if (row.status !== DeletionJobStatus.FAILED) return toJob(row);
+      // The caller may follow it from now on (canReadDeletionJob); a FAILED job is queued again.
       // As a CTE: TypeORM answers a bare UPDATE with [rows, count].
-      const [resumed]: JobRow[] = await manager.query(
-        `WITH resumed AS (
-           UPDATE organization_deletion_jobs SET status = CASE WHEN started_at IS NULL THEN 'QUEUED' ELSE 'RUNNING' END,
-                  finished_at = NULL
-            WHERE id = $1 RETURNING *)
-         SELECT ${JOB_COLUMNS} FROM resumed`,
+      const [before]: Array<{ status: DeletionJobStatus }> = await manager.query(
+        `SELECT status FROM organization_deletion_jobs WHERE id = $1 FOR UPDATE`,
         [existing],
       );
-      await enqueueStep(manager, { jobId: existing, step: resumed.next_step });
-      return toJob(resumed);
+      const [job]: JobRow[] = await manager.query(
+        `WITH returned AS (
+           UPDATE organization_deletion_jobs
+              SET requested_by = CASE WHEN $2 = ANY (requested_by) THEN requested_by ELSE requested_by || $2::varchar END,
+                  status = CASE WHEN status <> 'FAILED' THEN status WHEN started_at IS NULL THEN 'QUEUED' ELSE 'RUNNING' END,
+                  finished_at = CASE WHEN status = 'FAILED' THEN NULL ELSE finished_at END
+            WHERE id = $1
+            RETURNING *)
+         SELECT ${JOB_COLUMNS} FROM returned`,
+        [existing, actorOf(principal)],
+      );
+      if (before.status === DeletionJobStatus.FAILED) await enqueueStep(manager, { jobId: existing, step: job.next_step });
+      return toJob(job);
     }
 
     const jobId = newId('deletionJob');
     const [row]: JobRow[] = await manager.query(
-      `INSERT INTO organization_deletion_jobs (id, organization_id, receipt_id, actor, total_members)
-       VALUES ($1, $2::varchar, $3, $4, (SELECT count(*) FROM memberships WHERE organization_id = $2::varchar))
+      `INSERT INTO organization_deletion_jobs (id, organization_id, receipt_id, actor, requested_by, total_members)
+       VALUES ($1, $2::varchar, $3, $4::varchar, ARRAY[$4::varchar], (SELECT count(*) FROM memberships WHERE organization_id = $2::varchar))
        RETURNING ${JOB_COLUMNS}`,
       [jobId, organizationId, newId('receipt'), actorOf(principal)],
     );
     await manager.query(`UPDATE organizations SET deletion_job_id = $2 WHERE id = $1`, [organizationId, jobId]);
     await enqueueStep(manager, { jobId, step: 0 });
     return toJob(row);
+  }
+
+  /**
+   * Queues the current step again for every unfinished job (QUEUED or RUNNING) that has no
+   * step waiting or running in the queue: a step lost outside our transactions (pg-boss
+   * archives a step left waiting past its retention, 14 days by default, while every worker
+   * was down). The worker runs it at start. A step queued twice is harmless (runStep).
+   * Returns how many it queued.
+   */
+  async requeueStranded(dataSource: DataSource): Promise<number> {
+    return inTransaction(dataSource, async (manager) => {
+      const stranded: Array<{ id: string; next_step: number }> = await manager.query(
+        `SELECT j.id, j.next_step FROM organization_deletion_jobs j
+          WHERE j.status IN ('QUEUED', 'RUNNING')
+            AND NOT EXISTS (SELECT 1 FROM pgboss.job q
+                             WHERE q.name = $1 AND q.state IN ('created', 'retry', 'active') AND q.data->>'jobId' = j.id)`,
+        [DELETION_JOB_QUEUE],
+      );
+      for (const job of stranded) await enqueueStep(manager, { jobId: job.id, step: job.next_step });
+      return stranded.length;
+    });
   }
 
   /** A job by ID, or null (BAD_USER_INPUT when the ID is not a job's). Who may see it is the resolver's question. */

@@ -69,4 +69,7 @@ export class DeletionJob {
 
   /** Not in the schema: "admin", "user:<id>" or "api_key:<id>", who scheduled it (the receipt's actor). */
   actor: string;
+
+  /** Not in the schema: the actor and every caller scheduleOrganizationDeletion returned the job to since. */
+  requestedBy: string[];
 }

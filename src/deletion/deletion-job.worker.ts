@@ -68,6 +68,8 @@ export async function startDeletionJobWorker(options: {
   await boss.createQueue(DELETION_JOB_DEAD_LETTER, { name: DELETION_JOB_DEAD_LETTER, policy: 'standard' });
   await boss.createQueue(DELETION_JOB_QUEUE, queue);
   await boss.updateQueue(DELETION_JOB_QUEUE, queue);
+  const requeued = await jobs.requeueStranded(dataSource);
+  if (requeued > 0) logger.warn({ jobs: requeued }, 'deletion jobs with no step in the queue: their current step was queued again');
 
   let workerId = '';
   workerId = await boss.work<DeletionStep>(

@@ -11,7 +11,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  *   step a queue job must carry to do any work (a retried or duplicated queue job for a step
  *   already done changes nothing); chunk_txids lists the transactions of the steps that
  *   removed members, whose events are the receipt's lists. At most one unfinished
- *   (QUEUED, RUNNING or FAILED) job per organization.
+ *   (QUEUED, RUNNING or FAILED) job per organization. requested_by: the actor who scheduled it and
+ *   every caller scheduleOrganizationDeletion returned it to since (who may follow it).
  * - deletion_receipts.chunk_txids: for a receipt a job wrote, those transactions (its
  *   pages read the events of each in turn); null for a deletion done in one transaction,
  *   whose events all carry deletion_receipts.txid.
@@ -26,6 +27,7 @@ export class OrganizationDeletionJobs1764300700000 implements MigrationInterface
         organization_id   varchar(30)  NOT NULL,
         receipt_id        varchar(30)  NOT NULL UNIQUE,
         actor             varchar(100) NOT NULL,
+        requested_by      varchar(100)[] NOT NULL,
         status            varchar(10)  NOT NULL DEFAULT 'QUEUED'
                           CHECK (status IN ('QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED')),
         total_members     integer      NOT NULL,
