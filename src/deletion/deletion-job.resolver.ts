@@ -33,7 +33,7 @@ export class DeletionJobResolver {
     nullable: true,
     description:
       'An organization deletion job (issue 15), read from the primary. The admin, API keys with ORGANIZATIONS_DELETE, ' +
-      'and the signed-in user who scheduled it; null for anyone else and for no such job.',
+      'and the signed-in users scheduleOrganizationDeletion returned it to; null for anyone else and for no such job.',
   })
   async deletionJob(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<DeletionJob | null> {
     const job = await this.jobs.job(ctx.reader, id);
