@@ -5,6 +5,7 @@ import autocannon from 'autocannon';
 import { Client, Pool, type PoolClient } from 'pg';
 import { caseCluster, clusterMarkdown, CLUSTER_NOTE } from './cluster';
 import { floorDeleteOrganization, floorDeleteUser, floorMemberList } from './floor';
+import { caseDeletionJob, jobMarkdown, jobTargets } from './job';
 import {
   backendCpu,
   backendCpuSince,
@@ -36,11 +37,12 @@ import { caseWebhooks } from './webhooks';
  * BENCH_ONLY=cluster runs case 7 alone (the cluster load check), writing {quick,latest}.cluster.*.
  * BENCH_ONLY=deleteUser runs case 2 alone (deleteUser under load against its floor), writing
  * {quick,latest}.deleteUser.*: to re-measure it on a quiet machine without the whole bench.
+ * BENCH_ONLY=job runs case 8 alone (issue 15's deletion job), writing {quick,latest}.job.*.
  */
 const QUICK = process.env.BENCH_QUICK === '1';
 const ONLY = process.env.BENCH_ONLY;
-if (ONLY !== undefined && ONLY !== 'cluster' && ONLY !== 'deleteUser') {
-  throw new Error(`BENCH_ONLY=${ONLY}: only "cluster" and "deleteUser" are supported`);
+if (ONLY !== undefined && ONLY !== 'cluster' && ONLY !== 'deleteUser' && ONLY !== 'job') {
+  throw new Error(`BENCH_ONLY=${ONLY}: only "cluster", "deleteUser" and "job" are supported`);
 }
 const SIZES = QUICK ? [1_000, 5_000] : [1_000, 10_000, 100_000];
 // 100,000 members: fewer runs, to keep the whole bench near 15 minutes on a 2-core machine.
@@ -654,6 +656,58 @@ function runClusterCase() {
   });
 }
 
+/** Case 8 with the requests of cases 1, 2 and 5 (bench/job.ts). */
+function runJobCase(client: Client, server: ChildServer) {
+  return caseDeletionJob(client, server, {
+    quick: QUICK,
+    warmupSeconds: WARMUP_SECONDS,
+    deleteOrganization: DELETE_ORGANIZATION_MIN,
+    deleteUser: DELETE_USER,
+    read: READ,
+    readFirst: READ_FIRST,
+    log,
+  });
+}
+
+/** BENCH_ONLY=job: case 8 alone; results in bench/results/{quick,latest}.job.*. */
+async function mainJobOnly(): Promise<void> {
+  const startedAt = new Date();
+  const loadBefore = loadAverage();
+  if (loadBefore[0] > 1) log(`Note: load average is ${loadBefore.join(' ')} before starting; other work on this machine will skew the numbers.`);
+  const database = await startDatabase();
+  const server = await startChildServer(database.url);
+  const client = new Client({ connectionString: database.url });
+  client.on('error', () => undefined);
+  await client.connect();
+  onCleanup(() => client.end().catch(() => undefined));
+  try {
+    log('Case 8: a 1,000,000-member organization deleted by a job (BENCH_ONLY=job)');
+    const job = await runJobCase(client, server);
+    const results = {
+      startedAt: startedAt.toISOString(),
+      durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+      quick: QUICK,
+      machine: { ...machine(database.version, database.embedded), loadAverageBefore: loadBefore, loadAverageAfter: loadAverage() },
+      settings: { warmupSeconds: WARMUP_SECONDS, serverPoolSize: 10, nodeEnv: 'production', logLevel: 'warn' },
+      job,
+      targets: jobTargets(job),
+    };
+    const m = results.machine;
+    const markdown =
+      `**Machine:** ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GB RAM; ${m.os}; Node.js ${m.node}; PostgreSQL ${m.postgres} (${m.postgresSource}). Load average ${m.loadAverageBefore[0]} before, ${m.loadAverageAfter[0]} after.${QUICK ? ' **Quick run (BENCH_QUICK=1): small sizes, short runs; not for comparison.**' : ''}\n\n` +
+      jobMarkdown(job);
+    fs.mkdirSync(RESULTS, { recursive: true });
+    const name = `${QUICK ? 'quick' : 'latest'}.job`;
+    fs.writeFileSync(path.join(RESULTS, `${name}.json`), JSON.stringify(results, null, 2) + '\n');
+    fs.writeFileSync(path.join(RESULTS, `${name}.md`), markdown);
+    log('\n' + markdown);
+    log(`Results written to bench/results/${name}.json and bench/results/${name}.md`);
+    if (job.status !== 'measured') throw new Error('case 8 failed');
+  } finally {
+    await cleanup();
+  }
+}
+
 /** BENCH_ONLY=cluster: case 7 alone, for working on it; results in bench/results/{quick,latest}.cluster.*. */
 async function mainClusterOnly(): Promise<void> {
   const startedAt = new Date();
@@ -731,6 +785,7 @@ async function mainDeleteUserOnly(): Promise<void> {
 async function main(): Promise<void> {
   if (ONLY === 'cluster') return mainClusterOnly();
   if (ONLY === 'deleteUser') return mainDeleteUserOnly();
+  if (ONLY === 'job') return mainJobOnly();
   const startedAt = new Date();
   const loadBefore = loadAverage();
   if (loadBefore[0] > 1) log(`Note: load average is ${loadBefore.join(' ')} before starting; other work on this machine will skew the numbers.`);
@@ -755,8 +810,10 @@ async function main(): Promise<void> {
     const webhooks = await caseWebhooks(client, database.url, SIZES.at(-1)!, QUICK ? 1 : 2);
     log(`Case 7: deleteUser and the read through HAProxy and 3 gateways vs one gateway direct (the local cluster). ${CLUSTER_NOTE}`);
     const cluster = await runClusterCase();
+    log('Case 8: a 1,000,000-member organization deleted by a job (issue 15)');
+    const job = await runJobCase(client, server);
 
-    const targets = issueTargets(organizations, users, read, statements, webhooks);
+    const targets = [...issueTargets(organizations, users, read, statements, webhooks), ...jobTargets(job)];
 
     const results = {
       startedAt: startedAt.toISOString(),
@@ -772,6 +829,7 @@ async function main(): Promise<void> {
       read,
       webhooks,
       cluster,
+      job,
       targets,
     };
 
@@ -853,7 +911,8 @@ async function main(): Promise<void> {
       `**Webhooks** (${webhooks.members.toLocaleString('en')}-member deleteOrganization; bench/webhooks.ts): the deletion took ${webhooks.deletionMs.endpoints0} ms with 0 endpoints and ${webhooks.deletionMs.endpoints10} ms with 10 endpoints subscribed to its user.deleted and organization.deleted events (${webhooks.deletionMs.ratio}×; medians of ${webhooks.runs}); the fan-out then created ${webhooks.messagesWith10Endpoints.toLocaleString('en')} messages in ${webhooks.fanOutMsWith10Endpoints} ms. One endpoint received the ${webhooks.delivery.messages.toLocaleString('en')} user.deleted messages in ${webhooks.delivery.seconds} s: **${webhooks.delivery.perSecond} deliveries/s** (signed, each attempt recorded).`,
       '',
       clusterMarkdown(cluster),
-      '**Targets** (issue 13, and the earlier issues\' that still hold)',
+      jobMarkdown(job, false),
+      '**Targets** (issue 13, issue 15\'s deletion job, and the earlier issues\' that still hold)',
       '',
       table(
         ['target', 'measured', 'met'],
