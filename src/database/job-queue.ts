@@ -55,3 +55,15 @@ export class QueueNotStartedError extends Error {
     super('the job queue has not been started on this database');
   }
 }
+
+/**
+ * Connections of pg-boss's own pool for `workers` workers (webhook delivery, deletion jobs): one each (every worker
+ * polls with its own fetch), and two for maintenance and a spare. Fewer, and a fetch can be
+ * waiting for a connection when stop() ends the pool; pg-pool never answers a request
+ * still queued at end(), so that worker never stops and pg-boss's offWork keeps polling
+ * for it every second, forever (issue 12 review: test/webhook-delivery.test.ts exited 1
+ * with every test passed, once jest had torn the file down under that loop).
+ */
+export function queuePoolSize(workers: number): number {
+  return workers + 2;
+}

@@ -2,6 +2,7 @@ import PgBoss from 'pg-boss';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import type { DeletionJobConfig } from '../config';
+import { queuePoolSize } from '../database/job-queue';
 import { ErrorCode, publicDescriptionOf } from '../errors';
 import { DELETION_JOB_QUEUE, DeletionJobService, type DeletionStep } from './deletion-job.service';
 
@@ -46,8 +47,8 @@ export async function startDeletionJobWorker(options: {
   const boss = new PgBoss({
     connectionString: databaseUrl,
     application_name: 'identity-gateway-deletion-jobs',
-    // One worker fetching, maintenance, and a spare (as src/webhooks/webhook-queue.ts queuePoolSize).
-    max: 3,
+    // Two workers (the steps and the dead letters), maintenance and a spare.
+    max: queuePoolSize(2),
     schedule: false,
     supervise: true,
     maintenanceIntervalSeconds: config.stepExpirySeconds,

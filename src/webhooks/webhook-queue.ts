@@ -2,7 +2,7 @@ import PgBoss from 'pg-boss';
 import type { Logger } from 'pino';
 import type { EntityManager } from 'typeorm';
 import type { WebhookConfig } from '../config';
-import { insertJobs, QueueNotStartedError } from '../database/job-queue';
+import { insertJobs, QueueNotStartedError, queuePoolSize } from '../database/job-queue';
 import { AppError } from '../errors';
 
 /**
@@ -79,17 +79,6 @@ export interface WebhookQueue {
   stop(graceMs: number): Promise<void>;
 }
 
-/**
- * Connections of pg-boss's own pool for `workers` delivery workers: one each (every worker
- * polls with its own fetch), and two for maintenance and a spare. Fewer, and a fetch can be
- * waiting for a connection when stop() ends the pool; pg-pool never answers a request
- * still queued at end(), so that worker never stops and pg-boss's offWork keeps polling
- * for it every second, forever (issue 12 review: test/webhook-delivery.test.ts exited 1
- * with every test passed, once jest had torn the file down under that loop).
- */
-export function queuePoolSize(workers: number): number {
-  return workers + 2;
-}
 
 /**
  * Starts pg-boss on its own small pool (queuePoolSize(workers) connections): creates or
