@@ -1,3 +1,4 @@
+import { loadConfig } from '../src/config';
 import autocannon from 'autocannon';
 import type { Client } from 'pg';
 import { backendCpu, backendCpuSince, cpuTimeMs, gql, median, memoryOf, percentile, resetPeakMemory, type ChildServer } from './harness';
@@ -522,7 +523,7 @@ export async function caseDeletionJob(client: Client, server: ChildServer, optio
     return {
       status: 'measured',
       quick: options.quick,
-      chunkMembers: 'DELETION_JOB_CHUNK_MEMBERS default (5,000)',
+      chunkMembers: `DELETION_JOB_CHUNK_MEMBERS default (${loadConfig({}).deletionJobs.chunkMembers.toLocaleString('en-US')})`,
       pollMs: POLL_MS,
       sync,
       factor,

@@ -77,7 +77,11 @@ export interface DeletionJobConfig {
    * one transaction on the bench machine, holding every member's row lock meanwhile).
    */
   syncMaxMembers: number;
-  /** Members a job's step processes in its one transaction (DELETION_JOB_CHUNK_MEMBERS, default 5,000: about 0.3 s). */
+  /**
+   * Members a job's step processes in its one transaction (DELETION_JOB_CHUNK_MEMBERS, default
+   * 2,500): about 0.8 s on the 2-core bench machine at 1,000,000 members (issue 15: ≤ 1 s a
+   * step; 5,000 took 1.3–2.9 s there), holding those members' row locks meanwhile.
+   */
   chunkMembers: number;
   /** Attempts a step gets before the job ends FAILED (DELETION_JOB_MAX_ATTEMPTS, default 5). */
   maxAttempts: number;
@@ -244,7 +248,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     deletionJobs: {
       enabled: flag(env, 'DELETION_JOBS', true),
       syncMaxMembers: integer(env, 'SYNC_DELETION_MAX_MEMBERS', 200_000, 0, 100_000_000),
-      chunkMembers: integer(env, 'DELETION_JOB_CHUNK_MEMBERS', 5_000, 1, 100_000),
+      chunkMembers: integer(env, 'DELETION_JOB_CHUNK_MEMBERS', 2_500, 1, 100_000),
       maxAttempts: integer(env, 'DELETION_JOB_MAX_ATTEMPTS', 5, 1, 100),
       retryDelaySeconds: integer(env, 'DELETION_JOB_RETRY_DELAY_SECONDS', 5, 0, 3_600),
       stepExpirySeconds: integer(env, 'DELETION_JOB_STEP_EXPIRY_SECONDS', 120, 1, 3_600),

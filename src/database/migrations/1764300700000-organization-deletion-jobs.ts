@@ -9,7 +9,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  *   (NOT_FOUND, as if it were gone). No foreign key: the job outlives the organization.
  * - organization_deletion_jobs: one row a job, its progress and its outcome. next_step is the
  *   step a queue job must carry to do any work (a retried or duplicated queue job for a step
- *   already done changes nothing); chunk_txids lists the transactions of the steps that
+ *   already done changes nothing); last_user_id is the highest member ID processed so far (the
+ *   next chunk starts after it, so it never steps over deleted index entries); chunk_txids lists the transactions of the steps that
  *   removed members, whose events are the receipt's lists. At most one unfinished
  *   (QUEUED, RUNNING or FAILED) job per organization. requested_by: the actor who scheduled it and
  *   every caller scheduleOrganizationDeletion returned it to since (who may follow it).
@@ -33,6 +34,7 @@ export class OrganizationDeletionJobs1764300700000 implements MigrationInterface
         total_members     integer      NOT NULL,
         processed_members integer      NOT NULL DEFAULT 0,
         next_step         integer      NOT NULL DEFAULT 0,
+        last_user_id      varchar(30),
         chunk_txids       xid8[]       NOT NULL DEFAULT '{}',
         error             text,
         created_at        timestamptz  NOT NULL DEFAULT now(),
