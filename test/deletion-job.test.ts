@@ -78,7 +78,7 @@ describe('scheduleOrganizationDeletion', () => {
     expect(await app.sql(`SELECT 1 FROM organizations WHERE id = $1 AND deletion_job_id IS NULL`, [seeded.organizationId])).toHaveLength(1);
   });
 
-  it('deletes the organization in chunks and writes one receipt whose pages cover every chunk', async () => {
+  it('deletes the organization in chunks and writes one receipt whose pages cover every chunk, 37 at a time', async () => {
     const seeded = await seedLargeOrganization(app, 250, 2);
     // A worker started once (pg-boss's schema and queue exist), then stopped: the job waits QUEUED.
     await (await startJobWorker(app)).stop(1_000);
@@ -91,7 +91,8 @@ describe('scheduleOrganizationDeletion', () => {
     ]);
     expect(organization.deletion_job_id).toBe(scheduled.id);
 
-    worker = await startJobWorker(app, { DELETION_JOB_CHUNK_MEMBERS: '40' });
+    // 25 chunks: a page reads up to 8 chunks' transactions a statement, so paging crosses statements too.
+    worker = await startJobWorker(app, { DELETION_JOB_CHUNK_MEMBERS: '10' });
     const job = await untilJobEnds(app, scheduled.id);
     expect(job).toMatchObject({ status: 'SUCCEEDED', totalMembers: 250, processedMembers: 250, error: null });
     expect(job.startedAt).not.toBeNull();
@@ -116,12 +117,12 @@ describe('scheduleOrganizationDeletion', () => {
         seeded.sharedUserIds,
       ]),
     ).toHaveLength(0);
-    // Seven chunks of at most 40 members (the last one also finishes): seven transactions wrote the events.
+    // 25 chunks of 10 members (the last one also finishes): 25 transactions wrote the events.
     const [{ chunks }] = await app.sql<{ chunks: number }>(
       `SELECT cardinality(chunk_txids)::int AS chunks FROM deletion_receipts WHERE id = $1`,
       [receipt.id],
     );
-    expect(chunks).toBe(7);
+    expect(chunks).toBe(25);
 
     const sessions = await wholeList(seeded.organizationId, 'terminatedSessions');
     const memberships = await wholeList(seeded.organizationId, 'removedMemberships');

@@ -122,6 +122,13 @@ export function decodeEventCursor(after: string | null | undefined): [string, st
   return [txid, position];
 }
 
+/**
+ * How many of a job receipt's chunk transactions one page statement reads (issue 15): a page
+ * (at most 101 events) seldom spans more than two chunks of 2,500 members, and the statement
+ * sorts up to this many chunks' first entries.
+ */
+const CHUNKS_PER_STATEMENT = 8;
+
 /** Only events of transactions older than every running one: see the events migration. */
 const VISIBLE = `txid < pg_snapshot_xmin(pg_current_snapshot()) AND ($1::text[] IS NULL OR type = ANY($1))`;
 
@@ -165,7 +172,7 @@ export class DeletionLogService {
     const totalCount = listTotal(receipt, list);
     if (txids.length === 0 || totalCount === 0) return toListPage([], args.first, totalCount, null);
     const scope = { list, txid: txids[from] };
-    const params: unknown[] = [txids.slice(from), after?.position ?? '0', args.first + 1];
+    const params: unknown[] = [null, after?.position ?? '0', null];
     const retained =
       list === 'retainedUsers'
         ? `AND (SELECT 1 FROM events u
@@ -173,8 +180,7 @@ export class DeletionLogService {
                    AND u.data->>'receiptId' = $${params.push(receipt.id)}
                  LIMIT 1) IS NULL`
         : '';
-    const entries: Array<{ txid: string; position: string; node: T }> = await manager.query(
-      `SELECT e.txid::text AS txid, e.position::text AS position, e.node
+    const statement = `SELECT e.txid::text AS txid, e.position::text AS position, e.node
          FROM unnest($1::xid8[]) WITH ORDINALITY chunk (txid, n)
          CROSS JOIN LATERAL (
            SELECT e.txid, e.position, ${LIST_NODES[list]('e.occurred_at')} AS node FROM events e
@@ -183,9 +189,16 @@ export class DeletionLogService {
             ORDER BY e.position
             LIMIT $3) e
         ORDER BY chunk.n, e.position
-        LIMIT $3`,
-      params,
-    );
+        LIMIT $3`;
+    // A few transactions a statement: one for a deletion made at once; for a job (hundreds of
+    // chunks at 1,000,000 members) the next ones only until the page is full, each chunk read
+    // up to what the page still lacks.
+    const entries: Array<{ txid: string; position: string; node: T }> = [];
+    for (let next = from; next < txids.length && entries.length <= args.first; next += CHUNKS_PER_STATEMENT) {
+      params[0] = txids.slice(next, next + CHUNKS_PER_STATEMENT);
+      params[2] = args.first + 1 - entries.length;
+      entries.push(...((await manager.query(statement, params)) as typeof entries));
+    }
     return toListPage(entries, args.first, totalCount, scope);
   }
 
