@@ -149,6 +149,13 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** deletionJob polled this often (a primary-key read; the poll's resolution). */
 const POLL_MS = 100;
 const LOAD_CONNECTIONS = 8;
+/**
+ * The loads' fixed rates, req/s over all connections: a steady background traffic of about a
+ * fifth of what this 2-core machine serves at saturation (case 2: about 1,000 deleteUser/s;
+ * case 5: about 190 reads/s, 8 clients). Saturating loads would measure their own queue, not
+ * the job: the read's p99 at 8 saturating clients is 97–125 ms with no job at all.
+ */
+const LOAD_RATES: Record<LoadRun['operation'], number> = { deleteUser: 150, 'member-list read': 40 };
 
 const RECEIPT = 'receipt { id terminatedSessionCount removedMembershipCount cascadedUserCount digest }';
 const SCHEDULE = `mutation BenchScheduleOrganizationDeletion($id: ID!) {
@@ -431,6 +438,7 @@ async function load(server: ChildServer, operation: LoadRun['operation'], second
     method: 'POST',
     connections: LOAD_CONNECTIONS,
     pipelining: 1,
+    overallRate: LOAD_RATES[operation],
     duration: seconds,
     headers: { 'content-type': 'application/json', authorization: `Bearer ${server.adminKey}` },
     requests: [
@@ -564,7 +572,8 @@ export function jobTargets(result: JobCase): JobTarget[] {
   const names = {
     time: 'deletion job, 1,000,000 members: total time ≤ 1.5× 10× the synchronous 100,000-member deleteOrganization',
     memory: 'deletion job, 1,000,000 members: peak server RSS < 256 MB',
-    p99: (operation: string) => `deletion job running: ${operation} p99 < 100 ms (${LOAD_CONNECTIONS} clients)`,
+    p99: (operation: string) =>
+      `deletion job running: ${operation} p99 < 100 ms (${LOAD_CONNECTIONS} clients, ${LOAD_RATES[operation as LoadRun['operation']]} req/s)`,
   };
   if (result.status !== 'measured') {
     return [names.time, names.memory, names.p99('deleteUser'), names.p99('member-list read')].map((target) => ({
@@ -632,7 +641,7 @@ export function jobMarkdown(result: JobCase, withTargets = true): string {
     '',
     `**End state**: ${end.ok ? 'as expected' : `**WRONG**: ${end.problems.join('; ')}`}: organization ${end.organizationLeft}, its memberships ${end.membershipsLeft}, sessions naming it ${end.sessionsNamingIt}, cascaded users left ${n(end.cascadedUsersLeft)}, retained ${n(end.retainedUsersLeft)}, active sessions of former members ${end.activeSessionsOfMembers}; receipt ${n(job.receipt.removedMembershipCount)} memberships, ${n(job.receipt.cascadedUserCount)} cascaded users, ${n(job.receipt.terminatedSessionCount)} terminated sessions; events ${Object.entries(end.events).map(([type, count]) => `${type} ${n(count)}`).join(', ')}.`,
     '',
-    `**Loads beside the job**: case 2's deleteUser (a pool of ${n(loads.userPool)} users seeded beforehand, 2 memberships and 3 sessions each, a fresh one per request${loads.poolExhausted ? '; **the pool ran out**' : ''}) and case 5's member-list read (a 1,000-member organization), ${LOAD_CONNECTIONS} connections each, one after the other, autocannon: without a job (after a warm-up), then while the job runs.`,
+    `**Loads beside the job**: case 2's deleteUser (a pool of ${n(loads.userPool)} users seeded beforehand, 2 memberships and 3 sessions each, a fresh one per request${loads.poolExhausted ? '; **the pool ran out**' : ''}) and case 5's member-list read (a 1,000-member organization), ${LOAD_CONNECTIONS} connections each at a fixed ${LOAD_RATES.deleteUser} and ${LOAD_RATES['member-list read']} req/s (a steady background traffic, about a fifth of what this machine serves at saturation), one after the other, autocannon: without a job (after a warm-up), then while the job runs.`,
     '',
     table(
       ['request', 'clients', 'without a job: req/s', 'p50', 'p99', 'during the job: req/s', 'p50', 'p99', 'errors', 's of the load while the job ran'],
