@@ -79,8 +79,9 @@ export interface DeletionJobConfig {
   syncMaxMembers: number;
   /**
    * Members a job's step processes in its one transaction (DELETION_JOB_CHUNK_MEMBERS, default
-   * 2,500): about 0.8 s on the 2-core bench machine at 1,000,000 members (issue 15: ≤ 1 s a
-   * step; 5,000 took 1.3–2.9 s there), holding those members' row locks meanwhile.
+   * 2,500): about 0.8 s on the 2-core bench machine at 1,000,000 members, estimated from the
+   * 310–350 µs a member measured there with 5,000, which took 1.3–2.9 s a step (issue 15: about
+   * 1 s or less), holding those members' row locks meanwhile.
    */
   chunkMembers: number;
   /** Attempts a step gets before the job ends FAILED (DELETION_JOB_MAX_ATTEMPTS, default 5). */
