@@ -11,7 +11,7 @@ import {
 import type { DeletionJobWorker } from '../src/deletion/deletion-job.worker';
 import { startTestApp, type GraphQLResponse, type TestApp } from './support/app';
 import { expectedDigest } from './support/deletion-fixtures';
-import { startJobWorker, untilJobEnds } from './support/deletion-jobs';
+import { startJobWorker, until, untilJobEnds } from './support/deletion-jobs';
 import { seedLargeOrganization } from './support/deletion-seed';
 import { errorCode, factory, invariantViolations, ok, tableFingerprints, UNKNOWN_ORGANIZATION, untilEventsVisible } from './support/factory';
 import { asKey, createApiKey } from './support/keys';
@@ -89,15 +89,6 @@ async function expectRefusedUnchanged(call: () => Promise<AnyResponse>, code: st
   return response;
 }
 
-async function until<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** A connection of the test's own holding one user's row lock (FOR UPDATE) until release(). */
 async function holdUserLock(user: string): Promise<{ release(): Promise<void> }> {

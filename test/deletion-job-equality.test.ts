@@ -2,7 +2,7 @@ import { Client } from 'pg';
 import { DeleteOrganizationDocument, ScheduleOrganizationDeletionDocument } from '../src/generated/graphql';
 import type { DeletionJobWorker } from '../src/deletion/deletion-job.worker';
 import { startTestApp, type TestApp } from './support/app';
-import { startJobWorker, untilJobEnds } from './support/deletion-jobs';
+import { startJobWorker, until, untilJobEnds } from './support/deletion-jobs';
 import { ok } from './support/factory';
 import { must, startServerProcess, type ServerProcess } from './support/server-process';
 
@@ -286,15 +286,6 @@ async function expectDisjointChunks(sql: Sql, receipt: ReceiptRow, members: numb
 const eventCounts = (sql: Sql) =>
   sql<{ type: string; count: number }>(`SELECT type, count(*)::int AS count FROM events GROUP BY type ORDER BY type`);
 
-async function until<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** Backends of this database waiting for a row lock (not pg-boss's advisory locks). */
 async function lockWaiters(sql: Sql): Promise<number> {

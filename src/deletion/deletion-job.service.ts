@@ -84,10 +84,10 @@ function toJob(row: JobRow): DeletionJob {
   };
 }
 
-/** Enqueues `step` of a job in the caller's transaction; SERVICE_UNAVAILABLE if no worker ever started on this database. */
-async function enqueueStep(manager: EntityManager, step: DeletionStep): Promise<void> {
+/** Enqueues steps of jobs in the caller's transaction, in one statement; SERVICE_UNAVAILABLE if no worker ever started on this database. */
+async function enqueueSteps(manager: EntityManager, steps: DeletionStep[]): Promise<void> {
   try {
-    await insertJobs<DeletionStep>(manager, [{ name: DELETION_JOB_QUEUE, data: step }]);
+    await insertJobs<DeletionStep>(manager, steps.map((data) => ({ name: DELETION_JOB_QUEUE, data })));
   } catch (error) {
     if (error instanceof QueueNotStartedError) {
       throw AppError.serviceUnavailable('Deletion jobs have not been started on this database yet (DELETION_JOBS=false everywhere)');
@@ -132,7 +132,7 @@ export class DeletionJobService {
          SELECT ${JOB_COLUMNS} FROM returned`,
         [existing, actorOf(principal)],
       );
-      if (before.status === DeletionJobStatus.FAILED) await enqueueStep(manager, { jobId: existing, step: job.next_step });
+      if (before.status === DeletionJobStatus.FAILED) await enqueueSteps(manager, [{ jobId: existing, step: job.next_step }]);
       return toJob(job);
     }
 
@@ -144,7 +144,7 @@ export class DeletionJobService {
       [jobId, organizationId, newId('receipt'), actorOf(principal)],
     );
     await manager.query(`UPDATE organizations SET deletion_job_id = $2 WHERE id = $1`, [organizationId, jobId]);
-    await enqueueStep(manager, { jobId, step: 0 });
+    await enqueueSteps(manager, [{ jobId, step: 0 }]);
     return toJob(row);
   }
 
@@ -164,7 +164,7 @@ export class DeletionJobService {
                              WHERE q.name = $1 AND q.state IN ('created', 'retry', 'active') AND q.data->>'jobId' = j.id)`,
         [DELETION_JOB_QUEUE],
       );
-      for (const job of stranded) await enqueueStep(manager, { jobId: job.id, step: job.next_step });
+      await enqueueSteps(manager, stranded.map((job) => ({ jobId: job.id, step: job.next_step })));
       return stranded.length;
     });
   }
@@ -239,7 +239,7 @@ export class DeletionJobService {
         [organizationId, lastUserId],
       );
       if (more) {
-        await enqueueStep(manager, { jobId, step: step + 1 });
+        await enqueueSteps(manager, [{ jobId, step: step + 1 }]);
         return { kind: 'chunk', removedMemberships: removed, next: step + 1 };
       }
       const [finished]: Array<{ receipt: Parameters<typeof toReceipt>[0] }> = await manager.query(FINISH_ORGANIZATION_JOB, [

@@ -21,14 +21,22 @@ export function startJobWorker(app: TestApp, env: Record<string, string> = {}): 
   });
 }
 
-/** Polls deletionJob(id) as the admin until it is SUCCEEDED or FAILED (or `timeoutMs` passes: then it throws). */
-export async function untilJobEnds(app: TestApp, jobId: string, timeoutMs = 60_000): Promise<DeletionJobView> {
+/** Polls `probe` every 50 ms until it returns a truthy value, which it returns; throws naming `what` after `timeoutMs`. */
+export async function until<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Polls deletionJob(id) as the admin until it is SUCCEEDED or FAILED (or `timeoutMs` passes: then it throws). */
+export function untilJobEnds(app: TestApp, jobId: string, timeoutMs = 60_000): Promise<DeletionJobView> {
+  return until(async () => {
     const job = ok(await app.gql(GetDeletionJobDocument, { id: jobId })).deletionJob;
     if (!job) throw new Error(`deletion job ${jobId} not found`);
-    if (job.status === 'SUCCEEDED' || job.status === 'FAILED') return job;
-    if (Date.now() > deadline) throw new Error(`deletion job ${jobId} still ${job.status} after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+    return job.status === 'SUCCEEDED' || job.status === 'FAILED' ? job : undefined;
+  }, `deletion job ${jobId} to end`, timeoutMs);
 }
