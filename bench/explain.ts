@@ -31,7 +31,7 @@ async function main(): Promise<void> {
     const statements: Array<[string, string, unknown[]]> = [
       ['LOCK_ORGANIZATION', LOCK_ORGANIZATION, [id]],
       ['LOCK_MEMBERS', LOCK_MEMBERS, [id]],
-      ['DELETE_ORGANIZATION', DELETE_ORGANIZATION, [id, newId('receipt'), 'admin', full, full, full, full]],
+      ['DELETE_ORGANIZATION', DELETE_ORGANIZATION, [id, newId('receipt'), 'admin', full ? 100 : 0, full ? 100 : 0, full ? 100 : 0, full ? 100 : 0]],
     ];
     for (const [name, sql, params] of statements) {
       const started = performance.now();
