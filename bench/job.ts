@@ -1,7 +1,6 @@
 import { loadConfig } from '../src/config';
-import autocannon from 'autocannon';
 import type { Client } from 'pg';
-import { backendCpu, backendCpuSince, cpuTimeMs, gql, median, memoryOf, percentile, resetPeakMemory, type ChildServer } from './harness';
+import { backendCpu, backendCpuSince, checkpoints, cpuTimeMs, gql, median, memoryOf, pacedLoad, percentile, resetPeakMemory, type ChildServer } from './harness';
 import { idSql, resetData, seedOrganizationCase, seedUserPool, settle } from './seed';
 
 /**
@@ -15,7 +14,8 @@ import { idSql, resetData, seedOrganizationCase, seedUserPool, settle } from './
  * 2. **Seeding**: a pool of users for deleteUser and a 1,000-member organization for the
  *    read (the loads' data), then the organization, then VACUUM ANALYZE and CHECKPOINT.
  * 3. **Baseline**: case 2's deleteUser and case 5's member-list read, one after the other,
- *    8 connections each (autocannon), without a job.
+ *    at a fixed rate each (harness.ts pacedLoad: evenly spaced, open loop, up to 8 connections),
+ *    without a job.
  * 4. **The job**: the schedule call → the poll that first sees SUCCEEDED (every POLL_MS),
  *    and the job's own startedAt → finishedAt. Once it has processed a tenth of the members
  *    the same loads run again beside it (target: p99 < 100 ms). One organization serves both
@@ -94,6 +94,8 @@ export interface JobRun {
   lastStepMs: number;
   serverCpuMs: number;
   pgCpuMs: number;
+  /** PostgreSQL's checkpoints while the job ran: by checkpoint_timeout, and requested (max_wal_size reached). */
+  checkpoints: { timed: number; requested: number };
   /** peakRssMb: the whole job, the loads included; peakBeforeLoadsMb: the job alone until the loads started. */
   memory: { rssBeforeMb: number; peakRssMb: number; peakBeforeLoadsMb: number; method: string };
   receipt: { removedMembershipCount: number; cascadedUserCount: number; terminatedSessionCount: number; digest: string };
@@ -266,6 +268,7 @@ async function runJob(
     sampledPeak = Math.max(sampledPeak, memoryOf(server.pid)?.rssMb ?? 0);
   }, 10);
   const pgBefore = await backendCpu(client);
+  const checkpointsBefore = await checkpoints(client);
   const cpuBefore = cpuTimeMs(server.pid);
   const started = performance.now();
   let state: JobState;
@@ -299,6 +302,7 @@ async function runJob(
   const totalMs = doneAt - started;
   const serverCpuMs = cpuTimeMs(server.pid) - cpuBefore;
   const pgCpuMs = backendCpuSince(pgBefore, await backendCpu(client));
+  const checkpointsAfter = await checkpoints(client);
   const after = memoryOf(server.pid);
   await loading;
   if (state.status !== 'SUCCEEDED' || !state.receipt) throw new Error(`the job ended ${state.status}: ${state.error}`);
@@ -350,6 +354,7 @@ async function runJob(
       lastStepMs: round(doneWallMs - starts.at(-1)!),
       serverCpuMs: round(serverCpuMs),
       pgCpuMs: round(pgCpuMs),
+      checkpoints: { timed: checkpointsAfter.timed - checkpointsBefore.timed, requested: checkpointsAfter.requested - checkpointsBefore.requested },
       memory: {
         rssBeforeMb: round(rssBefore?.rssMb ?? NaN),
         peakRssMb: round(reset ? Math.max(after?.hwmMb ?? 0, sampledPeak) : sampledPeak),
@@ -429,42 +434,18 @@ async function checkEndState(client: Client, tag: string, organizationId: string
 // ─── 3. Loads ──────────────────────────────────────────────────────────────────────────
 
 async function load(server: ChildServer, operation: LoadRun['operation'], seconds: number, body: () => string): Promise<LoadRun & { startedAt: number; endedAt: number }> {
-  let ok = 0;
-  let errors = 0;
-  let firstError: string | undefined;
   const startedAt = performance.now();
-  const result = await autocannon({
-    url: server.url,
-    method: 'POST',
-    connections: LOAD_CONNECTIONS,
-    pipelining: 1,
-    overallRate: LOAD_RATES[operation],
-    duration: seconds,
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${server.adminKey}` },
-    requests: [
-      {
-        setupRequest: (request) => ({ ...request, body: body() }),
-        onResponse: (status, responseBody) => {
-          if (status === 200 && !responseBody.includes('"errors"')) ok += 1;
-          else {
-            errors += 1;
-            firstError ??= `HTTP ${status}: ${responseBody.slice(0, 300)}`;
-          }
-        },
-      },
-    ],
-  });
-  errors += result.errors + result.timeouts;
+  const result = await pacedLoad({ url: server.url, token: server.adminKey, rate: LOAD_RATES[operation], seconds, connections: LOAD_CONNECTIONS, body });
   return {
     operation,
     concurrency: LOAD_CONNECTIONS,
-    seconds: result.duration,
-    ok,
-    errors,
-    rps: round(ok / result.duration),
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
-    ...(firstError ? { firstError } : {}),
+    seconds: round(result.seconds, 2),
+    ok: result.ok,
+    errors: result.errors,
+    rps: round(result.ok / result.seconds),
+    p50Ms: round(percentile(result.latenciesMs, 50), 2),
+    p99Ms: round(percentile(result.latenciesMs, 99), 2),
+    ...(result.firstError ? { firstError: result.firstError } : {}),
     startedAt,
     endedAt: performance.now(),
   };
@@ -634,6 +615,7 @@ export function jobMarkdown(result: JobCase, withTargets = true): string {
         ['… period, median of the first 10 / the last 10 chunks', `${periods.first10} / ${periods.last10} ms`, '', ''],
         [`… period, median without the loads / beside them (${periods.chunksUnderLoads} chunks)`, `${periods.withoutLoads} / ${periods.underLoads} ms`, '', ''],
         ['… the last step (last chunk, receipt, organization) → SUCCEEDED seen', `${job.lastStepMs} ms`, '', ''],
+        ['… PostgreSQL checkpoints during the job: timed / requested (max_wal_size reached)', `${job.checkpoints.timed} / ${job.checkpoints.requested}`, '', ''],
       ],
     ),
     '',
@@ -641,7 +623,7 @@ export function jobMarkdown(result: JobCase, withTargets = true): string {
     '',
     `**End state**: ${end.ok ? 'as expected' : `**WRONG**: ${end.problems.join('; ')}`}: organization ${end.organizationLeft}, its memberships ${end.membershipsLeft}, sessions naming it ${end.sessionsNamingIt}, cascaded users left ${n(end.cascadedUsersLeft)}, retained ${n(end.retainedUsersLeft)}, active sessions of former members ${end.activeSessionsOfMembers}; receipt ${n(job.receipt.removedMembershipCount)} memberships, ${n(job.receipt.cascadedUserCount)} cascaded users, ${n(job.receipt.terminatedSessionCount)} terminated sessions; events ${Object.entries(end.events).map(([type, count]) => `${type} ${n(count)}`).join(', ')}.`,
     '',
-    `**Loads beside the job**: case 2's deleteUser (a pool of ${n(loads.userPool)} users seeded beforehand, 2 memberships and 3 sessions each, a fresh one per request${loads.poolExhausted ? '; **the pool ran out**' : ''}) and case 5's member-list read (a 1,000-member organization), ${LOAD_CONNECTIONS} connections each at a fixed ${LOAD_RATES.deleteUser} and ${LOAD_RATES['member-list read']} req/s (a steady background traffic, about a fifth of what this machine serves at saturation), one after the other, autocannon: without a job (after a warm-up), then while the job runs.`,
+    `**Loads beside the job**: case 2's deleteUser (a pool of ${n(loads.userPool)} users seeded beforehand, 2 memberships and 3 sessions each, a fresh one per request${loads.poolExhausted ? '; **the pool ran out**' : ''}) and case 5's member-list read (a 1,000-member organization), at most ${LOAD_CONNECTIONS} connections each, at a fixed ${LOAD_RATES.deleteUser} and ${LOAD_RATES['member-list read']} req/s (a steady background traffic, about a fifth of what this machine serves at saturation), one after the other (open loop, evenly spaced; latency from when each request was due: bench/harness.ts pacedLoad): without a job (after a warm-up), then while the job runs.`,
     '',
     table(
       ['request', 'clients', 'without a job: req/s', 'p50', 'p99', 'during the job: req/s', 'p50', 'p99', 'errors', 's of the load while the job ran'],

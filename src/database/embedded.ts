@@ -249,6 +249,11 @@ export async function startEmbeddedPostgres(options: {
   dir: string;
   persistent: boolean;
   onLog?: (message: string) => void;
+  /**
+   * More server settings, each passed as `-c name=value` (the bench's shared_buffers and
+   * max_wal_size); none by default: `npm start` and the tests run PostgreSQL's defaults.
+   */
+  settings?: Record<string, string>;
 }): Promise<EmbeddedDatabase> {
   const log = (message: string) => options.onLog?.(message);
   fs.mkdirSync(options.dir, { recursive: true });
@@ -300,7 +305,10 @@ export async function startEmbeddedPostgres(options: {
     if (again) throw new DataFolderInUseError(clusterDir, again.holder);
     const child = spawn(
       path.join(native, 'bin', 'postgres'),
-      ['-D', clusterDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
+      [
+        ...['-D', clusterDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
+        ...Object.entries(options.settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
+      ],
       // Its own session and process group: a terminal's signals reach only us.
       { ...ids, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
     );
