@@ -387,13 +387,38 @@ export const DELETE_CHUNK = `
          (SELECT count(*)::int FROM deleted_users) AS cascaded_users,
          (SELECT count(*)::int FROM new_events) AS events`;
 
+/** The facts the digest lists, each as its event type and the field of its data that holds the ID. */
+const DIGEST_FACTS = {
+  sessions: ['session.terminated', 'sessionId'],
+  memberships: ['organization_membership.deleted', 'membershipId'],
+  users: ['user.deleted', 'userId'],
+} as const;
+
 /**
- * A CTE body: how many events of `type` the job's chunks ($3, their transactions) wrote (n)
- * and their `field`s sorted in byte order and joined by commas (ids), in one scan.
+ * A CTE body, one row: for each of DIGEST_FACTS, how many events of its type the job's chunks
+ * ($3, their transactions) wrote (<name>_n) and their IDs sorted in byte order and joined by
+ * commas (<name>_ids). One scan of the events for all three, each aggregate sorting only the
+ * IDs (about 30 bytes each): the three scans of one type each that this replaced sorted whole
+ * event rows (about 200 bytes), spilled 750 MB to disk for the 3,000,000 sessions of a
+ * 1,000,000-member organization, and made most of its last step's 11 s (issue 15 bench).
  */
-const chunkFacts = (type: string, field: string) => `
-    SELECT count(*) AS n, coalesce(string_agg(e.data->>'${field}', ',' ORDER BY e.data->>'${field}' COLLATE "C"), '') AS ids
-      FROM events e WHERE e.txid = ANY ($3::xid8[]) AND e.type = '${type}'`;
+const CHUNK_FACTS = `
+    SELECT ${Object.entries(DIGEST_FACTS)
+      .map(
+        ([name, [type]]) =>
+          `count(*) FILTER (WHERE f.type = '${type}') AS ${name}_n,
+           coalesce(string_agg(f.id, ',' ORDER BY f.id COLLATE "C") FILTER (WHERE f.type = '${type}'), '') AS ${name}_ids`,
+      )
+      .join(',\n           ')}
+      FROM (SELECT e.type,
+                   CASE e.type ${Object.values(DIGEST_FACTS)
+                     .map(([type, field]) => `WHEN '${type}' THEN e.data->>'${field}'`)
+                     .join(' ')} END AS id
+              FROM events e
+             WHERE e.txid = ANY ($3::xid8[])
+               AND e.type IN (${Object.values(DIGEST_FACTS)
+                 .map(([type]) => `'${type}'`)
+                 .join(', ')})) f`;
 
 /**
  * $1 organization, $2 receipt id, $3 the chunks' transactions (xid8[]), $4 actor. With no
@@ -404,9 +429,7 @@ const chunkFacts = (type: string, field: string) => `
  */
 export const FINISH_ORGANIZATION_JOB = `
   WITH
-  fact_sessions AS (${chunkFacts('session.terminated', 'sessionId')}),
-  fact_memberships AS (${chunkFacts('organization_membership.deleted', 'membershipId')}),
-  fact_users AS (${chunkFacts('user.deleted', 'userId')}),
+  facts AS (${CHUNK_FACTS}),
   detached AS (
     UPDATE sessions s SET organization_id = NULL WHERE s.organization_id = $1 RETURNING 1
   ),
@@ -416,15 +439,15 @@ export const FINISH_ORGANIZATION_JOB = `
   receipt AS (
     INSERT INTO deletion_receipts
       (id, kind, subject_id, actor, terminated_session_count, removed_membership_count, cascaded_user_count, digest, chunk_txids)
-    SELECT $2, 'ORGANIZATION', subject.id, $4, fact_sessions.n, fact_memberships.n, fact_users.n,
+    SELECT $2, 'ORGANIZATION', subject.id, $4, facts.sessions_n, facts.memberships_n, facts.users_n,
            encode(sha256(convert_to(
              'ORGANIZATION:' || subject.id
-             || E'\\nsessions:' || fact_sessions.ids
-             || E'\\nmemberships:' || fact_memberships.ids
-             || E'\\nusers:' || fact_users.ids,
+             || E'\\nsessions:' || facts.sessions_ids
+             || E'\\nmemberships:' || facts.memberships_ids
+             || E'\\nusers:' || facts.users_ids,
              'UTF8')), 'hex'),
            $3::xid8[]
-      FROM subject, fact_sessions, fact_memberships, fact_users
+      FROM subject, facts
     RETURNING *
   ),
   new_events AS (
