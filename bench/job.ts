@@ -554,7 +554,7 @@ export function jobTargets(result: JobCase): JobTarget[] {
     time: 'deletion job, 1,000,000 members: total time ≤ 1.5× 10× the synchronous 100,000-member deleteOrganization',
     memory: 'deletion job, 1,000,000 members: peak server RSS < 256 MB',
     p99: (operation: string) =>
-      `deletion job running: ${operation} p99 < 100 ms (${LOAD_CONNECTIONS} clients, ${LOAD_RATES[operation as LoadRun['operation']]} req/s)`,
+      `deletion job running: ${operation} p99 < 100 ms (${LOAD_RATES[operation as LoadRun['operation']]} req/s, at most ${LOAD_CONNECTIONS} connections)`,
   };
   if (result.status !== 'measured') {
     return [names.time, names.memory, names.p99('deleteUser'), names.p99('member-list read')].map((target) => ({
