@@ -152,9 +152,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const POLL_MS = 100;
 const LOAD_CONNECTIONS = 8;
 /**
- * The loads' fixed rates, req/s over all connections: a steady background traffic of about a
- * fifth of what this 2-core machine serves at saturation (case 2: about 1,000 deleteUser/s;
- * case 5: about 190 reads/s, 8 clients). Saturating loads would measure their own queue, not
+ * The loads' fixed rates, req/s over all connections: a steady background traffic well below
+ * what this 2-core machine serves at saturation (case 2: 1,000-2,000 deleteUser/s; case 5:
+ * 150-210 reads/s). Saturating loads would measure their own queue, not
  * the job: the read's p99 at 8 saturating clients is 97–125 ms with no job at all.
  */
 const LOAD_RATES: Record<LoadRun['operation'], number> = { deleteUser: 150, 'member-list read': 40 };
@@ -623,7 +623,7 @@ export function jobMarkdown(result: JobCase, withTargets = true): string {
     '',
     `**End state**: ${end.ok ? 'as expected' : `**WRONG**: ${end.problems.join('; ')}`}: organization ${end.organizationLeft}, its memberships ${end.membershipsLeft}, sessions naming it ${end.sessionsNamingIt}, cascaded users left ${n(end.cascadedUsersLeft)}, retained ${n(end.retainedUsersLeft)}, active sessions of former members ${end.activeSessionsOfMembers}; receipt ${n(job.receipt.removedMembershipCount)} memberships, ${n(job.receipt.cascadedUserCount)} cascaded users, ${n(job.receipt.terminatedSessionCount)} terminated sessions; events ${Object.entries(end.events).map(([type, count]) => `${type} ${n(count)}`).join(', ')}.`,
     '',
-    `**Loads beside the job**: case 2's deleteUser (a pool of ${n(loads.userPool)} users seeded beforehand, 2 memberships and 3 sessions each, a fresh one per request${loads.poolExhausted ? '; **the pool ran out**' : ''}) and case 5's member-list read (a 1,000-member organization), at most ${LOAD_CONNECTIONS} connections each, at a fixed ${LOAD_RATES.deleteUser} and ${LOAD_RATES['member-list read']} req/s (a steady background traffic, about a fifth of what this machine serves at saturation), one after the other (open loop, evenly spaced; latency from when each request was due: bench/harness.ts pacedLoad): without a job (after a warm-up), then while the job runs.`,
+    `**Loads beside the job**: case 2's deleteUser (a pool of ${n(loads.userPool)} users seeded beforehand, 2 memberships and 3 sessions each, a fresh one per request${loads.poolExhausted ? '; **the pool ran out**' : ''}) and case 5's member-list read (a 1,000-member organization), at most ${LOAD_CONNECTIONS} connections each, at a fixed ${LOAD_RATES.deleteUser} and ${LOAD_RATES['member-list read']} req/s (a steady background traffic, well below what this machine serves at saturation: cases 2 and 5), one after the other (open loop, evenly spaced; latency from when each request was due: bench/harness.ts pacedLoad): without a job (after a warm-up), then while the job runs.`,
     '',
     table(
       ['request', 'clients', 'without a job: req/s', 'p50', 'p99', 'during the job: req/s', 'p50', 'p99', 'errors', 's of the load while the job ran'],
