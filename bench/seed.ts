@@ -37,7 +37,17 @@ export async function resetData(client: ClientBase): Promise<void> {
   const tables = await existingTables(client);
   const known = TABLES.filter((table) => tables.includes(table));
   const others = tables.filter((table) => !TABLES.includes(table));
-  await client.query(`TRUNCATE ${[...others, ...known].map((t) => `"${t}"`).join(', ')} RESTART IDENTITY CASCADE`);
+  // The server's background work (the deletion-job and webhook workers' polls) can hold one of
+  // these tables while TRUNCATE waits for the next: PostgreSQL then aborts one side with a
+  // deadlock (40P01, seen once in case 2). Nothing was truncated; try again.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await client.query(`TRUNCATE ${[...others, ...known].map((t) => `"${t}"`).join(', ')} RESTART IDENTITY CASCADE`);
+      return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== '40P01' || attempt >= 5) throw error;
+    }
+  }
 }
 
 /** Makes the seeded tables look like a settled production database: statistics, visibility map, no pending checkpoint. */
