@@ -28,10 +28,11 @@ async function main(): Promise<void> {
 
     out(`=== server statements, ${members} members, lists ${full ? 'selected' : 'not selected'} ===`);
     await client.query('BEGIN');
+    const page = full ? 100 : 0;
     const statements: Array<[string, string, unknown[]]> = [
       ['LOCK_ORGANIZATION', LOCK_ORGANIZATION, [id]],
       ['LOCK_MEMBERS', LOCK_MEMBERS, [id]],
-      ['DELETE_ORGANIZATION', DELETE_ORGANIZATION, [id, newId('receipt'), 'admin', full ? 100 : 0, full ? 100 : 0, full ? 100 : 0, full ? 100 : 0]],
+      ['DELETE_ORGANIZATION', DELETE_ORGANIZATION, [id, newId('receipt'), 'admin', page, page, page, page]],
     ];
     for (const [name, sql, params] of statements) {
       const started = performance.now();

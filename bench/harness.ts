@@ -300,8 +300,6 @@ export interface PacedLoadOptions {
 }
 
 export interface PacedLoadResult {
-  /** Requests sent (every one due within `seconds`). */
-  sent: number;
   /** HTTP 200 without `"errors"` in the body. */
   ok: number;
   errors: number;
@@ -326,8 +324,6 @@ export interface PacedLoadResult {
  */
 export async function pacedLoad(options: PacedLoadOptions): Promise<PacedLoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.connections });
-  const intervalMs = 1000 / options.rate;
-  const total = Math.floor(options.seconds * options.rate);
   const latenciesMs: number[] = [];
   let ok = 0;
   let errors = 0;
@@ -375,23 +371,32 @@ export async function pacedLoad(options: PacedLoadOptions): Promise<PacedLoadRes
       request.end(payload);
     });
   const started = performance.now();
-  const inFlight: Array<Promise<void>> = [];
-  let next = 0;
   try {
-    while (next < total) {
-      // Every request due by now is sent, also those a late timer let slip.
-      const now = performance.now();
-      while (next < total && started + next * intervalMs <= now) {
-        inFlight.push(send(started + next * intervalMs));
-        next += 1;
-      }
-      if (next < total) await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + next * intervalMs - performance.now())));
-    }
-    await Promise.all(inFlight);
+    await paced(options.rate, options.seconds, send);
   } finally {
     agent.destroy();
   }
-  return { sent: total, ok, errors, ...(firstError ? { firstError } : {}), seconds: (performance.now() - started) / 1000, latenciesMs };
+  return { ok, errors, ...(firstError ? { firstError } : {}), seconds: (performance.now() - started) / 1000, latenciesMs };
+}
+
+/**
+ * The open-loop schedule of pacedLoad and bench/pg-cpu.ts: calls `send(dueAt)` for the
+ * `rate × seconds` requests due every 1000/rate ms from now (dueAt in performance.now()
+ * time), whatever the earlier ones do; every request already due is sent at once, also those
+ * a late timer let slip. Resolves when every send has.
+ */
+export async function paced(rate: number, seconds: number, send: (dueAt: number) => Promise<void>): Promise<void> {
+  const started = performance.now();
+  const total = Math.floor(seconds * rate);
+  const dueAt = (n: number) => started + (n * 1000) / rate;
+  const inFlight: Array<Promise<void>> = [];
+  let next = 0;
+  while (next < total) {
+    const now = performance.now();
+    for (; next < total && dueAt(next) <= now; next += 1) inFlight.push(send(dueAt(next)));
+    if (next < total) await new Promise((resolve) => setTimeout(resolve, Math.max(0, dueAt(next) - performance.now())));
+  }
+  await Promise.all(inFlight);
 }
 
 /** Linux: resident set size and its high-water mark (MB) of a process, from /proc. */

@@ -6,7 +6,7 @@ import { loadConfig } from '../src/config';
 import { CALL_DELETE_USER } from '../src/deletion/deletion.sql';
 import { newId } from '../src/ids';
 import { floorDeleteUser } from './floor';
-import { backendCpu, backendCpuSince, cleanup, machine, median, runMain, startDatabase } from './harness';
+import { backendCpu, backendCpuSince, cleanup, machine, median, paced, runMain, startDatabase } from './harness';
 import { resetData, seedUserPool, settle } from './seed';
 
 /**
@@ -53,8 +53,18 @@ async function main(): Promise<void> {
         await settle(control);
         const pool = new Pool({ connectionString: database.url, max: 8 });
         const clients = await Promise.all(Array.from({ length: 8 }, () => pool.connect()));
-        // Warm-up: each connection plans its statements (200 users).
+        // Warm-up: each connection plans its statements (200 users); then back in the pool, where
+        // the run takes the same 8 connections (a request finding all 8 busy waits in its queue).
         for (let i = 0; i < 200; i += 1) await statement(clients[i % 8], ids.pop()!);
+        for (const client of clients) client.release();
+        const withClient = async (work: (client: PoolClient) => Promise<void>) => {
+          const client = await pool.connect();
+          try {
+            await work(client);
+          } finally {
+            client.release();
+          }
+        };
         const latencies: number[] = [];
         let failed = 0;
         const one = async (client: PoolClient, dueAt: number) => {
@@ -68,41 +78,18 @@ async function main(): Promise<void> {
         if (mode === 'closed') {
           const end = started + seconds * 1000;
           await Promise.all(
-            clients.map(async (client) => {
-              while (performance.now() < end) await one(client, performance.now());
-            }),
+            Array.from({ length: 8 }, () =>
+              withClient(async (client) => {
+                while (performance.now() < end) await one(client, performance.now());
+              }),
+            ),
           );
         } else {
-          // Evenly spaced arrivals (as harness.ts pacedLoad): every request due by now is sent,
-          // then a timer to the next; one due while all 8 connections are busy waits for one.
-          const idle = [...clients];
-          const waiting: Array<(client: PoolClient) => void> = [];
-          const take = () => new Promise<PoolClient>((resolve) => (idle.length ? resolve(idle.pop()!) : waiting.push(resolve)));
-          const give = (client: PoolClient) => (waiting.length ? waiting.shift()!(client) : idle.push(client));
-          const send = async (dueAt: number) => {
-            const client = await take();
-            try {
-              await one(client, dueAt);
-            } finally {
-              give(client);
-            }
-          };
-          const total = Math.floor(rate * seconds);
-          const sent: Array<Promise<void>> = [];
-          let next = 0;
-          while (next < total) {
-            const now = performance.now();
-            while (next < total && started + (next * 1000) / rate <= now) {
-              sent.push(send(started + (next * 1000) / rate));
-              next += 1;
-            }
-            if (next < total) await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + (next * 1000) / rate - performance.now())));
-          }
-          await Promise.all(sent);
+          // Evenly spaced arrivals (harness.ts paced).
+          await paced(rate, seconds, (dueAt) => withClient((client) => one(client, dueAt)));
         }
         const elapsed = (performance.now() - started) / 1000;
         const pgCpu = backendCpuSince(pgBefore, await backendCpu(control));
-        for (const client of clients) client.release();
         await pool.end();
         const ok = latencies.length;
         const row = `| ${name} | ${mode === 'closed' ? 'closed loop, 8 connections' : `${rate} req/s, evenly spaced, ≤ 8 connections`} | ${(ok / elapsed).toFixed(0)} | ${median(latencies).toFixed(2)} ms | ${(pgCpu / ok).toFixed(3)} ms | ${failed} |`;

@@ -305,10 +305,8 @@ export async function startEmbeddedPostgres(options: {
     if (again) throw new DataFolderInUseError(clusterDir, again.holder);
     const child = spawn(
       path.join(native, 'bin', 'postgres'),
-      [
-        ...['-D', clusterDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
-        ...Object.entries(options.settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
-      ],
+      ['-D', clusterDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200',
+        ...Object.entries(options.settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`])],
       // Its own session and process group: a terminal's signals reach only us.
       { ...ids, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
     );

@@ -387,11 +387,11 @@ export const DELETE_CHUNK = `
          (SELECT count(*)::int FROM deleted_users) AS cascaded_users,
          (SELECT count(*)::int FROM new_events) AS events`;
 
-/** The facts the digest lists, each as its event type and the field of its data that holds the ID. */
+/** The facts the digest lists, each as its event type (LIST_EVENT_TYPES) and the field of its data that holds the ID. */
 const DIGEST_FACTS = {
-  sessions: ['session.terminated', 'sessionId'],
-  memberships: ['organization_membership.deleted', 'membershipId'],
-  users: ['user.deleted', 'userId'],
+  sessions: [LIST_EVENT_TYPES.terminatedSessions, 'sessionId'],
+  memberships: [LIST_EVENT_TYPES.removedMemberships, 'membershipId'],
+  users: [LIST_EVENT_TYPES.cascadedUsers, 'userId'],
 } as const;
 
 /**
