@@ -12,6 +12,7 @@ import { DeletionReceiptPageIndexes1764300600500 } from './src/database/migratio
 import { DeleteUserFunction1764300601000 } from './src/database/migrations/1764300601000-delete-user-function';
 import { OrganizationDeletionJobs1764300700000 } from './src/database/migrations/1764300700000-organization-deletion-jobs';
 import { DeleteUserFunctionV21764300701000 } from './src/database/migrations/1764300701000-delete-user-function-v2';
+import { MembershipPageIndex1764300800000 } from './src/database/migrations/1764300800000-membership-page-index';
 import { countingClientOf } from './src/database/query-counter';
 import { setTransactionTimeouts } from './src/database/transaction';
 import { Invitation } from './src/invitations/invitation.entity';
@@ -39,6 +40,7 @@ export const migrations = [
   DeleteUserFunction1764300601000,
   OrganizationDeletionJobs1764300700000,
   DeleteUserFunctionV21764300701000,
+  MembershipPageIndex1764300800000,
 ];
 
 export interface DataSourceOptions {

@@ -3,7 +3,7 @@ import { InviteMemberDocument, TerminateSessionDocument } from '../src/generated
 import { createLoaders } from '../src/http/loaders';
 import { INVITATION_ROWS } from '../src/invitations/invitation.loader';
 import { Invitation, InvitationStatus } from '../src/invitations/invitation.entity';
-import { MEMBERSHIP_ROWS } from '../src/memberships/membership.loader';
+import { MEMBERSHIP_PAGE, MEMBERSHIP_ROWS } from '../src/memberships/membership.loader';
 import { Membership } from '../src/memberships/membership.entity';
 import { DOMAIN_ROWS, ORGANIZATION_ROWS, SETTINGS_ROWS } from '../src/organizations/organization.loader';
 import { Organization, OrganizationDomain } from '../src/organizations/organization.entity';
@@ -341,5 +341,149 @@ describe('the member list over GraphQL', () => {
       if (node.user.id === alice.user.id) expect(node.user.sessions.map((s) => s.id)).toEqual([alice.session.id]);
       else expect(node.user.sessions).toEqual([]);
     }
+  });
+});
+
+describe('the member list loads what it shows ahead (issue 13)', () => {
+  const statementsOf = async (query: string, variables: Record<string, unknown>, token?: string) => {
+    const before = app.queries.count;
+    const data = ok(await app.gql<{ organization: { memberships: { nodes: Array<{ user: Record<string, unknown> }> } } }, Record<string, unknown>>(query, variables, { token }));
+    return { statements: app.queries.count - before, nodes: data.organization.memberships.nodes };
+  };
+
+  it("reads the members' sessions once, with the page, and not at all when no session is selected", async () => {
+    const page = `query ($id: ID!, $skip: Boolean!) { organization(id: $id) { memberships(first: 10) { nodes { user { id
+      a: sessions @skip(if: $skip) { id } ...more } } } } }
+      fragment more on User { b: sessions(status: ACTIVE) @skip(if: $skip) { id status } }`;
+    const without = await statementsOf(page, { id: organization.id, skip: true });
+    const withSessions = await statementsOf(page, { id: organization.id, skip: false });
+    expect(without.nodes.every((node) => !('a' in node.user) && !('b' in node.user))).toBe(true);
+    expect(withSessions.statements).toBe(without.statements + 1);
+    // Both selections answer from the one batch, each with its own status filter.
+    const rows = await app.sql<{ id: string; user_id: string }>(
+      `SELECT s.id, s.user_id FROM sessions s JOIN memberships m ON m.user_id = s.user_id WHERE m.organization_id = $1 ORDER BY s.id`,
+      [organization.id],
+    );
+    const loaders = createLoaders(app.dataSource.manager);
+    for (const node of withSessions.nodes) {
+      const userId = node.user.id as string;
+      expect((node.user.a as Array<{ id: string }>).map((s) => s.id)).toEqual(rows.filter((r) => r.user_id === userId).map((r) => r.id));
+      const active = (await loaders.sessionsByUser.load(userId)).filter((s) => s.status === SessionStatus.ACTIVE).map((s) => s.id);
+      expect((node.user.b as Array<{ id: string; status: string }>).map((s) => s.id)).toEqual(active);
+      expect((node.user.b as Array<{ status: string }>).every((s) => s.status === 'ACTIVE')).toBe(true);
+    }
+    expect(withSessions.nodes.some((node) => (node.user.a as unknown[]).length > 0)).toBe(true);
+  });
+
+  it('loads no session a session user may not read (their own only)', async () => {
+    const carol = await f.signedInMember(organization.id, 'MEMBER');
+    // Every statement's parameters, from the driver (the counting client the DataSource's pool uses).
+    const prototype = app.queries.pgClient.prototype as unknown as { query: (...args: unknown[]) => unknown };
+    const query = prototype.query;
+    const sent: Array<{ text: string; values: unknown[] }> = [];
+    prototype.query = function (this: unknown, ...args: unknown[]) {
+      const [first, second] = args as [string | { text: string; values?: unknown[] }, unknown[] | undefined];
+      if (typeof first === 'string') sent.push({ text: first, values: second ?? [] });
+      else sent.push({ text: first.text, values: first.values ?? [] });
+      return query.apply(this, args);
+    };
+    let data;
+    try {
+      data = ok(
+        await app.gql<{ organization: { memberships: { nodes: Array<{ user: { id: string; sessions: Array<{ id: string }> } }> } } }, { id: string }>(
+          `query ($id: ID!) { organization(id: $id) { memberships(first: 100) { nodes { user { id sessions { id } } } } } }`,
+          { id: organization.id },
+          { token: carol.token },
+        ),
+      );
+    } finally {
+      prototype.query = query;
+    }
+    expect(data.organization.memberships.nodes.length).toBeGreaterThan(1);
+    for (const node of data.organization.memberships.nodes) {
+      expect(node.user.sessions.map((s) => s.id)).toEqual(node.user.id === carol.user.id ? [carol.session.id] : []);
+    }
+    const sessionReads = sent.filter((statement) => /FROM sessions s WHERE s\.user_id = ANY/.test(statement.text));
+    expect(sessionReads.map((statement) => statement.values[0])).toEqual([[carol.user.id]]);
+  });
+});
+
+describe('a page of a large organization (MembershipPageIndex1764300800000)', () => {
+  const MEMBERS = 3_000;
+  let large: { id: string };
+
+  beforeAll(async () => {
+    large = await f.organization();
+    // IDs: a prefix, then a zero-padded number (valid Crockford base32, in insertion order).
+    await app.sql(
+      `INSERT INTO users (id, email, email_key)
+       SELECT 'usr_9' || lpad(u::text, 25, '0'), 'large' || u || '@example.com', 'large' || u || '@example.com'
+         FROM generate_series(1, $1::int) u`,
+      [MEMBERS],
+    );
+    await app.sql(
+      `INSERT INTO memberships (id, organization_id, user_id, role)
+       SELECT 'mem_9' || lpad(u::text, 25, '0'), $2, 'usr_9' || lpad(u::text, 25, '0'), 'MEMBER'
+         FROM generate_series(1, $1::int) u`,
+      [MEMBERS, large.id],
+    );
+    await app.sql('ANALYZE memberships, users');
+  });
+
+  /** The plan's nodes that read memberships, with the rows each returned. */
+  async function membershipScans(afterId: string | null, first: number) {
+    const [{ 'QUERY PLAN': plan }] = await app.sql<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(
+      `EXPLAIN (ANALYZE, FORMAT JSON) ${MEMBERSHIP_PAGE.text}`,
+      [[large.id], afterId, first + 1],
+    );
+    const scans: PlanNode[] = [];
+    const visit = (node: PlanNode) => {
+      if (node['Relation Name'] === 'memberships') scans.push(node);
+      node.Plans?.forEach(visit);
+    };
+    visit(plan[0]!.Plan);
+    return scans;
+  }
+  interface PlanNode {
+    'Node Type': string;
+    'Relation Name'?: string;
+    'Index Name'?: string;
+    'Actual Rows': number;
+    'Rows Removed by Filter'?: number;
+    Plans?: PlanNode[];
+  }
+
+  it.each([
+    ['the first page', null],
+    ['a page after a cursor deep in the list', 'mem_9' + '2500'.padStart(25, '0')],
+  ])('%s reads first + 1 index entries, not every membership', async (_name, afterId) => {
+    const scans = await membershipScans(afterId, 100);
+    // One index range (the page index, or the primary key when the planner finds the cursor's range
+    // as selective), stopped after first + 1 rows: no row of the organization read and dropped.
+    expect(scans).toHaveLength(1);
+    expect(scans[0]!['Node Type']).toBe('Index Scan');
+    expect(scans[0]!['Actual Rows']).toBe(101);
+    expect(scans[0]!['Rows Removed by Filter'] ?? 0).toBe(0);
+  });
+
+  it('pages through in ID order over GraphQL, each page the next first memberships after the cursor', async () => {
+    const expected = (await app.sql<{ id: string }>('SELECT id FROM memberships WHERE organization_id = $1 ORDER BY id', [large.id])).map((r) => r.id);
+    const seen: string[] = [];
+    let after: string | null = null;
+    for (let pages = 0; pages < 3; pages += 1) {
+      const page: { nodes: Array<{ id: string }>; pageInfo: { hasNextPage: boolean; endCursor: string | null } } = ok(
+        await app.gql<
+          { organization: { memberships: { nodes: Array<{ id: string }>; pageInfo: { hasNextPage: boolean; endCursor: string | null } } } },
+          { id: string; after: string | null }
+        >(
+          `query ($id: ID!, $after: String) { organization(id: $id) { memberships(first: 100, after: $after) { nodes { id } pageInfo { hasNextPage endCursor } } } }`,
+          { id: large.id, after },
+        ),
+      ).organization.memberships;
+      expect(page.pageInfo.hasNextPage).toBe(true);
+      seen.push(...page.nodes.map((n) => n.id));
+      after = page.pageInfo.endCursor;
+    }
+    expect(seen).toEqual(expected.slice(0, 300));
   });
 });

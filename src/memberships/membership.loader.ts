@@ -35,27 +35,32 @@ const MEMBERSHIP_COUNT_BY_ORGANIZATION = loaderStatement(
   `SELECT organization_id, count(*) AS count FROM memberships WHERE organization_id = ANY($1) GROUP BY organization_id`,
 );
 /**
- * $1 the organizations, $2 the cursor's membership (or null), $3 `first + 1`. This and the
+ * $1 the organizations, $2 the cursor's membership (or null), $3 `first + 1`. For each
+ * organization, one range of memberships_organization_id_id_idx (MembershipPageIndex1764300800000)
+ * that stops after `first + 1` entries, whatever the organization's size (issue 13: the window
+ * function this replaces numbered and sorted every membership of each organization, 2.6 ms
+ * against 1.0 ms EXPLAIN ANALYZE for a page of 100 of 1,000 members). The cursor is an index
+ * bound (`id > ''` for none: every ID is longer than ''), not a filter on the range. This and the
  * count take organizations from Organization objects, which reads hand out only for
  * organizations not being deleted (organizationById, organizations()): no filter of their own (issue 15).
  */
-const MEMBERSHIP_PAGE = loaderStatement(
+export const MEMBERSHIP_PAGE = loaderStatement(
   'membershipPage',
-  `SELECT ${MEMBERSHIP_ROWS.select('m')}, ${USER_ROWS.select('u', USER_PREFIX)} FROM (
-     SELECT *, row_number() OVER (PARTITION BY organization_id ORDER BY id) AS position
-       FROM memberships
-      WHERE organization_id = ANY($1) AND ($2::varchar IS NULL OR id > $2)
-   ) m
-   LEFT JOIN LATERAL (SELECT * FROM users WHERE users.id = m.user_id LIMIT 1) u ON true
-   WHERE m.position <= $3
-   ORDER BY m.organization_id, m.id`,
+  `SELECT ${MEMBERSHIP_ROWS.select('m')}, ${USER_ROWS.select('u', USER_PREFIX)}
+     FROM unnest($1::varchar[]) AS o(id)
+     CROSS JOIN LATERAL (
+       SELECT * FROM memberships
+        WHERE organization_id = o.id AND id > coalesce($2::varchar, '')
+        ORDER BY id LIMIT $3
+     ) m
+     LEFT JOIN LATERAL (SELECT * FROM users WHERE users.id = m.user_id LIMIT 1) u ON true
+    ORDER BY m.organization_id, m.id`,
 );
 
 /**
  * Per-request batch loaders. A page of memberships for many organizations at once is
- * one statement: a window function numbers each organization's rows in ID order and
- * keeps the first `first + 1` of each. The same statement joins each member's user row
- * and hands it to `primeUser` (the request's userById), so `Membership.user` costs no
+ * one statement: the first `first + 1` of each organization's memberships in ID order.
+ * The same statement joins each member's user row and hands it to `primeUser` (the request's userById), so `Membership.user` costs no
  * statement of its own (issue 13, candidate N: one round trip fewer for a member list).
  * The user is joined LATERAL with LIMIT 1 so that it is a primary-key lookup per row of
  * the page whatever the planner thinks of the users table (a plain join chose a hash join

@@ -53,8 +53,9 @@ export class MembershipResolver {
     return (await ctx.loaders.organizationById.load(membership.organizationId))!;
   }
 
+  /** Synchronous for a membership of a page, which joined its user (src/memberships/membership.loader.ts). */
   @FieldResolver(() => User)
-  async user(@Root() membership: Membership, @Ctx() ctx: Context): Promise<User> {
-    return (await ctx.loaders.userById.load(membership.userId))!;
+  user(@Root() membership: Membership, @Ctx() ctx: Context): User | Promise<User> {
+    return ctx.loaders.userById.settled(membership.userId) ?? ctx.loaders.userById.load(membership.userId).then((user) => user!);
   }
 }

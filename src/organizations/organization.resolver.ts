@@ -1,7 +1,9 @@
-import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Info, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { ApiKeyScope } from '../api-keys/api-key.entity';
 import { ViewerKind, type AccessRule } from '../auth/principal';
 import type { Context } from '../http/context';
+import { fieldsNamed } from '../http/selection';
 import { parseId } from '../ids';
 import { Membership, MembershipConnection } from '../memberships/membership.entity';
 import { decodeCursor, emptyPage, PageArgs, type Page } from '../pagination';
@@ -129,10 +131,32 @@ export class OrganizationResolver {
     @Root() organization: Organization,
     @Args(() => PageArgs) args: PageArgs,
     @Ctx() ctx: Context,
+    @Info() info: GraphQLResolveInfo,
   ): Promise<Page<Membership>> {
     const afterId = decodeCursor('membership', args.after);
     if (!(await ctx.access.canReadOrganization(organization.id))) return emptyPage();
     const page = await ctx.loaders.membershipPage.load({ organizationId: organization.id, first: args.first, afterId });
+    if (selectsMemberSessions(info)) await loadMemberSessions(ctx, page.nodes);
     return { ...page, get totalCount() { return ctx.loaders.membershipCountByOrganization.load(organization.id); } };
   }
+}
+
+/** Whether the member list's selection reaches `nodes { user { sessions } }` (aliases, fragments and @skip/@include followed). */
+function selectsMemberSessions(info: GraphQLResolveInfo): boolean {
+  const nodes = fieldsNamed(info, info.fieldNodes.map((field) => field.selectionSet), ['nodes']);
+  const users = fieldsNamed(info, nodes.map((field) => field.selectionSet), ['user']);
+  return fieldsNamed(info, users.map((field) => field.selectionSet), ['sessions']).length > 0;
+}
+
+/**
+ * Loads the sessions of a page's members in one batch before the page is returned, so that
+ * each `User.sessions` below finds them settled and answers without a promise of its own
+ * (issue 13: the member-list read). The same statement and snapshot the fields would have
+ * caused one tick later; only the members whose sessions the caller may read
+ * (User.sessions answers [] for the others without loading). A failed batch is not thrown
+ * here: each field's own `load` gets the error, as before.
+ */
+async function loadMemberSessions(ctx: Context, memberships: readonly Membership[]): Promise<void> {
+  const readable = memberships.map((membership) => membership.userId).filter((userId) => ctx.access.canReadSessionsOf(userId));
+  if (readable.length > 0) await ctx.loaders.sessionsByUser.loadMany(readable);
 }

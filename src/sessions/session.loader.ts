@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import type { EntityManager } from 'typeorm';
 import { groupBy } from '../collections';
+import { SettledLoader } from '../http/settled-loader';
 import { PlainRows, loaderStatement, runStatement } from '../plain-rows';
 import { Session } from './session.entity';
 
@@ -36,8 +37,12 @@ export function createSessionLoaders(manager: EntityManager) {
       const byId = new Map(rows.map((row) => [row.id as string, SESSION_ROWS.read(row)]));
       return ids.map((id) => byId.get(id) ?? null);
     }),
-    /** All of a user's sessions, oldest first; the resolver filters by status. */
-    sessionsByUser: new DataLoader<string, Session[]>(async (userIds) => {
+    /**
+     * All of a user's sessions, oldest first; the resolver filters by status. Settled: the
+     * member list loads its members' sessions ahead (Organization.memberships) and
+     * `User.sessions` then answers without a promise of its own.
+     */
+    sessionsByUser: new SettledLoader<string, Session[]>(async (userIds) => {
       const rows = await runStatement(manager, SESSIONS_BY_USER, [[...userIds]]);
       const groups = groupBy(
         rows.map((row) => SESSION_ROWS.read(row)),

@@ -1,5 +1,5 @@
-import DataLoader from 'dataloader';
 import type { EntityManager } from 'typeorm';
+import { SettledLoader } from '../http/settled-loader';
 import { PlainRows, loaderStatement, runStatement } from '../plain-rows';
 import { User } from './user.entity';
 
@@ -18,7 +18,8 @@ const USER_BY_ID = loaderStatement('userById', `SELECT ${USER_ROWS.select('u')} 
 /** Per-request batch loaders; each batch function answers in key order, one result per key. */
 export function createUserLoaders(manager: EntityManager) {
   return {
-    userById: new DataLoader<string, User | null>(async (ids) => {
+    /** Settled: `Membership.user` answers synchronously for the users the membership page joined (primed). */
+    userById: new SettledLoader<string, User | null>(async (ids) => {
       const rows = await runStatement(manager, USER_BY_ID, [[...ids]]);
       const byId = new Map(rows.map((row) => [row.id as string, USER_ROWS.read(row)]));
       return ids.map((id) => byId.get(id) ?? null);

@@ -64,13 +64,15 @@ export class UserResolver {
   }
 
   @FieldResolver(() => [Session], { description: "A session caller sees only their own sessions." })
-  async sessions(
+  sessions(
     @Root() user: User,
     @Arg('status', () => SessionStatus, { nullable: true }) status: SessionStatus | null,
     @Ctx() ctx: Context,
-  ): Promise<Session[]> {
+  ): Session[] | Promise<Session[]> {
     if (!ctx.access.canReadSessionsOf(user.id)) return [];
-    const sessions = await ctx.loaders.sessionsByUser.load(user.id);
-    return status ? sessions.filter((session) => session.status === status) : sessions;
+    const byStatus = (sessions: Session[]) => (status ? sessions.filter((session) => session.status === status) : sessions);
+    // Settled when the member list loaded them ahead (Organization.memberships).
+    const settled = ctx.loaders.sessionsByUser.settled(user.id);
+    return settled ? byStatus(settled) : ctx.loaders.sessionsByUser.load(user.id).then(byStatus);
   }
 }
