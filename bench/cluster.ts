@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { Client } from 'pg';
-import { backendCpu, backendCpuSince, cpuTimeMs, gql, onCleanup } from './harness';
+import { backendCpu, backendCpuSince, cpuTimeMs, gql, onCleanup, round } from './harness';
 import { resetData, seedOrganizationCase, seedUserPool, settle } from './seed';
 
 /**
@@ -105,7 +105,6 @@ const READ_CONCURRENCY = [8];
 /** The same environment as the bench's own server (bench/harness.ts startChildServer), over the cluster's. */
 const GATEWAY_ENV = { LOG_LEVEL: 'warn', WEBHOOKS: 'false' };
 
-const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
 const ratio = (a: number, b: number) => (b > 0 && Number.isFinite(a) && Number.isFinite(b) ? round(a / b, 2) : NaN);
 
 // ─── ops/cluster.ts, loaded from its source ─────────────────────────────────────────────

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import autocannon from 'autocannon';
 import { Client } from 'pg';
 import { configuredDataSource, createDataSource } from '../ormconfig';
 import { loadConfig } from '../src/config';
@@ -500,3 +501,70 @@ export function backendCpuSince(before: Map<number, number>, after: Map<number, 
   for (const [pid, ms] of after) total += ms - (before.get(pid) ?? 0);
   return total;
 }
+
+/** `value` rounded to `digits` decimals. */
+export const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+export interface LoadResult {
+  concurrency: number;
+  seconds: number;
+  ok: number;
+  errors: number;
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** CPU of the server process per successful request (/proc; server side only). */
+  serverCpuMsPerRequest?: number;
+  /** CPU of the bench database's PostgreSQL backends per successful request (/proc; NaN when not local). */
+  pgCpuMsPerRequest?: number;
+  /** CPU of the bench process itself per request (floor side only: pg's client work, the floor's "server"). */
+  clientCpuMsPerRequest?: number;
+}
+
+export const perRequest = (ms: number, ok: number) => round(ms / Math.max(ok, 1), 3);
+
+/** autocannon against the server; each request takes the next ID. With `measure`, CPU per request from /proc. */
+export async function cannon(
+  url: string,
+  token: string,
+  connections: number,
+  seconds: number,
+  body: () => string,
+  measure?: { pid: number; control: Client },
+): Promise<LoadResult> {
+  let errors = 0;
+  let ok = 0;
+  const cpuBefore = measure ? cpuTimeMs(measure.pid) : NaN;
+  const pgBefore = measure ? await backendCpu(measure.control) : new Map<number, number>();
+  const result = await autocannon({
+    url,
+    method: 'POST',
+    connections,
+    pipelining: 1,
+    duration: seconds,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    requests: [
+      {
+        setupRequest: (request) => ({ ...request, body: body() }),
+        onResponse: (status, responseBody) => {
+          if (status === 200 && !responseBody.includes('"errors"')) ok += 1;
+          else errors += 1;
+        },
+      },
+    ],
+  });
+  const serverCpu = measure ? cpuTimeMs(measure.pid) - cpuBefore : NaN;
+  const pgCpu = measure ? backendCpuSince(pgBefore, await backendCpu(measure.control)) : NaN;
+  errors += result.errors + result.timeouts;
+  return {
+    concurrency: connections,
+    seconds: result.duration,
+    ok,
+    errors,
+    rps: round(ok / result.duration),
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    ...(measure ? { serverCpuMsPerRequest: perRequest(serverCpu, ok), pgCpuMsPerRequest: perRequest(pgCpu, ok) } : {}),
+  };
+}
+

@@ -1,6 +1,6 @@
 import { loadConfig } from '../src/config';
 import type { Client } from 'pg';
-import { backendCpu, backendCpuSince, checkpoints, cpuTimeMs, gql, median, memoryOf, pacedLoad, percentile, resetPeakMemory, type ChildServer } from './harness';
+import { backendCpu, backendCpuSince, checkpoints, cpuTimeMs, gql, median, memoryOf, pacedLoad, percentile, resetPeakMemory, round, type ChildServer } from './harness';
 import { idSql, resetData, seedOrganizationCase, seedUserPool, settle } from './seed';
 
 /**
@@ -146,7 +146,6 @@ export type JobCase =
       };
     };
 
-const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** deletionJob polled this often (a primary-key read; the poll's resolution). */
 const POLL_MS = 100;

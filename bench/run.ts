@@ -1,7 +1,6 @@
 import 'reflect-metadata';
 import fs from 'node:fs';
 import path from 'node:path';
-import autocannon from 'autocannon';
 import { Client, Pool, type PoolClient } from 'pg';
 import { caseCluster, clusterMarkdown, CLUSTER_NOTE } from './cluster';
 import { floorDeleteOrganization, floorDeleteUser, floorMemberList } from './floor';
@@ -9,6 +8,7 @@ import { caseDeletionJob, jobMarkdown, jobTargets } from './job';
 import {
   backendCpu,
   backendCpuSince,
+  cannon,
   cleanup,
   onCleanup,
   cpuTimeMs,
@@ -19,12 +19,15 @@ import {
   median,
   memoryOf,
   percentile,
+  perRequest,
   resetPeakMemory,
+  round,
   runMain,
   startChildServer,
   startCountingServer,
   startDatabase,
   type ChildServer,
+  type LoadResult,
 } from './harness';
 import { resetData, seedOrganizationCase, seedUserPool, settle } from './seed';
 import { caseWebhooks } from './webhooks';
@@ -38,11 +41,12 @@ import { caseWebhooks } from './webhooks';
  * BENCH_ONLY=deleteUser runs case 2 alone (deleteUser under load against its floor), writing
  * {quick,latest}.deleteUser.*: to re-measure it on a quiet machine without the whole bench.
  * BENCH_ONLY=job runs case 8 alone (issue 15's deletion job), writing {quick,latest}.job.*.
+ * BENCH_ONLY=read runs case 5 alone (the member-list read against its floor), writing {quick,latest}.read.*.
  */
 const QUICK = process.env.BENCH_QUICK === '1';
 const ONLY = process.env.BENCH_ONLY;
-if (ONLY !== undefined && ONLY !== 'cluster' && ONLY !== 'deleteUser' && ONLY !== 'job') {
-  throw new Error(`BENCH_ONLY=${ONLY}: only "cluster", "deleteUser" and "job" are supported`);
+if (ONLY !== undefined && !['cluster', 'deleteUser', 'job', 'read'].includes(ONLY)) {
+  throw new Error(`BENCH_ONLY=${ONLY}: only "cluster", "deleteUser", "job" and "read" are supported`);
 }
 const SIZES = QUICK ? [1_000, 5_000] : [1_000, 10_000, 100_000];
 // 100,000 members: fewer runs, to keep the whole bench near 15 minutes on a 2-core machine.
@@ -89,8 +93,6 @@ const CPU_BASELINE = {
 };
 
 const log = (message: string) => process.stdout.write(`${message}\n`);
-const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
-
 /** What both deletions must leave behind, identically (receipt IDs and times aside). */
 async function fingerprint(client: Client): Promise<string> {
   const { rows } = await client.query<{ f: string }>(`
@@ -283,69 +285,6 @@ async function caseStatementCounts(client: Client, databaseUrl: string) {
   } finally {
     await counting.stop();
   }
-}
-
-interface LoadResult {
-  concurrency: number;
-  seconds: number;
-  ok: number;
-  errors: number;
-  rps: number;
-  p50Ms: number;
-  p99Ms: number;
-  /** CPU of the server process per successful request (/proc; server side only). */
-  serverCpuMsPerRequest?: number;
-  /** CPU of the bench database's PostgreSQL backends per successful request (/proc; NaN when not local). */
-  pgCpuMsPerRequest?: number;
-  /** CPU of the bench process itself per request (floor side only: pg's client work, the floor's "server"). */
-  clientCpuMsPerRequest?: number;
-}
-
-const perRequest = (ms: number, ok: number) => round(ms / Math.max(ok, 1), 3);
-
-/** autocannon against the server; each request takes the next ID. With `measure`, CPU per request from /proc. */
-async function cannon(
-  url: string,
-  token: string,
-  connections: number,
-  seconds: number,
-  body: () => string,
-  measure?: { pid: number; control: Client },
-): Promise<LoadResult> {
-  let errors = 0;
-  let ok = 0;
-  const cpuBefore = measure ? cpuTimeMs(measure.pid) : NaN;
-  const pgBefore = measure ? await backendCpu(measure.control) : new Map<number, number>();
-  const result = await autocannon({
-    url,
-    method: 'POST',
-    connections,
-    pipelining: 1,
-    duration: seconds,
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    requests: [
-      {
-        setupRequest: (request) => ({ ...request, body: body() }),
-        onResponse: (status, responseBody) => {
-          if (status === 200 && !responseBody.includes('"errors"')) ok += 1;
-          else errors += 1;
-        },
-      },
-    ],
-  });
-  const serverCpu = measure ? cpuTimeMs(measure.pid) - cpuBefore : NaN;
-  const pgCpu = measure ? backendCpuSince(pgBefore, await backendCpu(measure.control)) : NaN;
-  errors += result.errors + result.timeouts;
-  return {
-    concurrency: connections,
-    seconds: result.duration,
-    ok,
-    errors,
-    rps: round(ok / result.duration),
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
-    ...(measure ? { serverCpuMsPerRequest: perRequest(serverCpu, ok), pgCpuMsPerRequest: perRequest(pgCpu, ok) } : {}),
-  };
 }
 
 /**
@@ -669,96 +608,96 @@ function runJobCase(client: Client, server: ChildServer) {
   });
 }
 
-/** BENCH_ONLY=job: case 8 alone; results in bench/results/{quick,latest}.job.*. */
-async function mainJobOnly(): Promise<void> {
-  const startedAt = new Date();
-  const loadBefore = loadAverage();
-  if (loadBefore[0] > 1) log(`Note: load average is ${loadBefore.join(' ')} before starting; other work on this machine will skew the numbers.`);
+/** What one case run alone (BENCH_ONLY) hands to runAlone: its results' fields and its markdown. */
+interface AloneResult {
+  machine: ReturnType<typeof machine>;
+  settings: Record<string, unknown>;
+  fields: Record<string, unknown>;
+  markdown: string;
+  /** Set when the case did not measure: the run fails after writing what it has. */
+  failure?: string;
+}
+
+const SERVER_SETTINGS = { serverPoolSize: 10, nodeEnv: 'production', logLevel: 'warn' };
+
+/** The database, a child server on it and a control connection, for a case run alone; stopped by cleanup(). */
+async function aloneOnServer() {
   const database = await startDatabase();
   const server = await startChildServer(database.url);
   const client = new Client({ connectionString: database.url });
   client.on('error', () => undefined);
   await client.connect();
   onCleanup(() => client.end().catch(() => undefined));
+  return { database, server, client };
+}
+
+/**
+ * BENCH_ONLY=<only>: one case alone, to re-measure it on a quiet machine without the whole
+ * bench. Writes bench/results/{quick,latest}.<only>.{json,md} (the markdown headed by the
+ * machine line) and stops everything it started, also on failure.
+ */
+async function runAlone(only: string, title: string, measure: () => Promise<AloneResult>): Promise<void> {
+  const startedAt = new Date();
+  const loadBefore = loadAverage();
+  if (loadBefore[0] > 1) log(`Note: load average is ${loadBefore.join(' ')} before starting; other work on this machine will skew the numbers.`);
   try {
-    log('Case 8: a 1,000,000-member organization deleted by a job (BENCH_ONLY=job)');
-    const job = await runJobCase(client, server);
+    log(`${title} (BENCH_ONLY=${only})`);
+    const result = await measure();
+    const m = { ...result.machine, loadAverageBefore: loadBefore, loadAverageAfter: loadAverage() };
     const results = {
       startedAt: startedAt.toISOString(),
       durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
       quick: QUICK,
-      machine: { ...machine(database.version, database.embedded), loadAverageBefore: loadBefore, loadAverageAfter: loadAverage() },
-      settings: { warmupSeconds: WARMUP_SECONDS, serverPoolSize: 10, nodeEnv: 'production', logLevel: 'warn' },
-      job,
-      targets: jobTargets(job),
+      machine: m,
+      settings: result.settings,
+      ...result.fields,
     };
-    const m = results.machine;
     const markdown =
       `**Machine:** ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GB RAM; ${m.os}; Node.js ${m.node}; PostgreSQL ${m.postgres} (${m.postgresSource}). Load average ${m.loadAverageBefore[0]} before, ${m.loadAverageAfter[0]} after.${QUICK ? ' **Quick run (BENCH_QUICK=1): small sizes, short runs; not for comparison.**' : ''}\n\n` +
-      jobMarkdown(job);
+      result.markdown;
     fs.mkdirSync(RESULTS, { recursive: true });
-    const name = `${QUICK ? 'quick' : 'latest'}.job`;
+    const name = `${QUICK ? 'quick' : 'latest'}.${only}`;
     fs.writeFileSync(path.join(RESULTS, `${name}.json`), JSON.stringify(results, null, 2) + '\n');
     fs.writeFileSync(path.join(RESULTS, `${name}.md`), markdown);
     log('\n' + markdown);
     log(`Results written to bench/results/${name}.json and bench/results/${name}.md`);
-    if (job.status !== 'measured') throw new Error('case 8 failed');
+    if (result.failure) throw new Error(result.failure);
   } finally {
     await cleanup();
   }
 }
 
-/** BENCH_ONLY=cluster: case 7 alone, for working on it; results in bench/results/{quick,latest}.cluster.*. */
-async function mainClusterOnly(): Promise<void> {
-  const startedAt = new Date();
-  const loadBefore = loadAverage();
-  if (loadBefore[0] > 1) log(`Note: load average is ${loadBefore.join(' ')} before starting; other work on this machine will skew the numbers.`);
-  try {
-    log(`Case 7: the cluster load check (BENCH_ONLY=cluster). ${CLUSTER_NOTE}`);
+/** Case 8 alone. */
+const jobAlone = () =>
+  runAlone('job', 'Case 8: a 1,000,000-member organization deleted by a job', async () => {
+    const { database, server, client } = await aloneOnServer();
+    const job = await runJobCase(client, server);
+    return {
+      machine: machine(database.version, database.embedded),
+      settings: { warmupSeconds: WARMUP_SECONDS, ...SERVER_SETTINGS },
+      fields: { job, targets: jobTargets(job) },
+      markdown: jobMarkdown(job),
+      failure: job.status !== 'measured' ? 'case 8 failed' : undefined,
+    };
+  });
+
+/** Case 7 alone. */
+const clusterAlone = () =>
+  runAlone('cluster', `Case 7: the cluster load check. ${CLUSTER_NOTE}`, async () => {
     const cluster = await runClusterCase();
-    const results = {
-      startedAt: startedAt.toISOString(),
-      durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
-      quick: QUICK,
-      machine: { ...machine(cluster.status === 'measured' ? cluster.postgres : 'n/a', false), postgresSource: "the cluster's primary", loadAverageBefore: loadBefore, loadAverageAfter: loadAverage() },
+    return {
+      machine: { ...machine(cluster.status === 'measured' ? cluster.postgres : 'n/a', false), postgresSource: "the cluster's primary" },
       settings: { loadSeconds: LOAD_SECONDS, warmupSeconds: WARMUP_SECONDS },
-      cluster,
+      fields: { cluster },
+      markdown: clusterMarkdown(cluster),
     };
-    const markdown = clusterMarkdown(cluster);
-    fs.mkdirSync(RESULTS, { recursive: true });
-    const name = `${QUICK ? 'quick' : 'latest'}.cluster`;
-    fs.writeFileSync(path.join(RESULTS, `${name}.json`), JSON.stringify(results, null, 2) + '\n');
-    fs.writeFileSync(path.join(RESULTS, `${name}.md`), markdown);
-    log('\n' + markdown);
-    log(`Results written to bench/results/${name}.json and bench/results/${name}.md`);
-  } finally {
-    await cleanup();
-  }
-}
+  });
 
-/** BENCH_ONLY=deleteUser: case 2 alone; results in bench/results/{quick,latest}.deleteUser.*. */
-async function mainDeleteUserOnly(): Promise<void> {
-  const startedAt = new Date();
-  const loadBefore = loadAverage();
-  if (loadBefore[0] > 1) log(`Note: load average is ${loadBefore.join(' ')} before starting; other work on this machine will skew the numbers.`);
-  const database = await startDatabase();
-  const server = await startChildServer(database.url);
-  const client = new Client({ connectionString: database.url });
-  client.on('error', () => undefined);
-  await client.connect();
-  onCleanup(() => client.end().catch(() => undefined));
-  try {
-    log('Case 2: deleteUser under load vs the SQL floor (BENCH_ONLY=deleteUser)');
-    const users = await caseDeleteUser(client, server, database.url);
-    const loadAfter = loadAverage();
-    const results = {
-      startedAt: startedAt.toISOString(),
-      quick: QUICK,
-      machine: { ...machine(database.version, database.embedded), loadAverageBefore: loadBefore, loadAverageAfter: loadAfter },
-      settings: { loadSeconds: LOAD_SECONDS, warmupSeconds: WARMUP_SECONDS, serverPoolSize: 10, nodeEnv: 'production', logLevel: 'warn' },
-      deleteUser: users,
-    };
-    const rows = users.rows.map((r) => [
+/** One row per concurrency: the server against its floor, as the full run's tables show them. */
+function aloneLoadTable(rows: Array<{ concurrency: number; server: LoadResult; floor: LoadResult }>): string {
+  return table(
+    ['clients', 'server req/s', 'p99', 'server CPU/req', 'PG CPU/req', 'floor req/s', 'p99', 'floor PG CPU/req', 'throughput server/floor'],
+    rows.map((r) => [
       r.concurrency,
       r.server.rps,
       `${r.server.p99Ms} ms`,
@@ -766,26 +705,43 @@ async function mainDeleteUserOnly(): Promise<void> {
       `${r.server.pgCpuMsPerRequest} ms`,
       r.floor.rps,
       `${r.floor.p99Ms} ms`,
+      `${r.floor.pgCpuMsPerRequest} ms`,
       `${Math.round((r.server.rps / r.floor.rps) * 100)}%`,
-    ]);
-    const markdown =
-      table(['clients', 'server req/s', 'p99', 'server CPU/req', 'PG CPU/req', 'floor req/s', 'p99', 'throughput server/floor'], rows) +
-      `\n\nLoad average ${loadBefore[0]} before, ${loadAfter[0]} after; end state of server and floor ` +
-      `${users.sameDataAsFloor ? 'identical' : 'DIFFERENT'}.\n`;
-    fs.mkdirSync(RESULTS, { recursive: true });
-    const name = `${QUICK ? 'quick' : 'latest'}.deleteUser`;
-    fs.writeFileSync(path.join(RESULTS, `${name}.json`), JSON.stringify(results, null, 2) + '\n');
-    fs.writeFileSync(path.join(RESULTS, `${name}.md`), markdown);
-    log('\n' + markdown);
-  } finally {
-    await cleanup();
-  }
+    ]),
+  );
 }
 
+/** Case 2 alone. */
+const deleteUserAlone = () =>
+  runAlone('deleteUser', 'Case 2: deleteUser under load vs the SQL floor', async () => {
+    const { database, server, client } = await aloneOnServer();
+    const users = await caseDeleteUser(client, server, database.url);
+    return {
+      machine: machine(database.version, database.embedded),
+      settings: { loadSeconds: LOAD_SECONDS, warmupSeconds: WARMUP_SECONDS, ...SERVER_SETTINGS },
+      fields: { deleteUser: users },
+      markdown: `${aloneLoadTable(users.rows)}\n\nEnd state of server and floor ${users.sameDataAsFloor ? 'identical' : 'DIFFERENT'}.\n`,
+    };
+  });
+
+/** Case 5 alone. */
+const readAlone = () =>
+  runAlone('read', 'Case 5: the member-list read under load vs the one-statement floor', async () => {
+    const { database, server, client } = await aloneOnServer();
+    const read = await caseRead(client, server, database.url);
+    return {
+      machine: machine(database.version, database.embedded),
+      settings: { loadSeconds: LOAD_SECONDS, warmupSeconds: WARMUP_SECONDS, ...SERVER_SETTINGS },
+      fields: { read },
+      markdown:
+        `\`${READ_SELECTION}\` (1,000-member organization, 3 sessions each; ${read.statementsPerRequest} SQL statements per server request)\n\n` +
+        `${aloneLoadTable(read.rows)}\n\nJSON of server and floor ${read.sameJsonAsFloor ? 'identical' : 'DIFFERENT'}.\n`,
+    };
+  });
+
 async function main(): Promise<void> {
-  if (ONLY === 'cluster') return mainClusterOnly();
-  if (ONLY === 'deleteUser') return mainDeleteUserOnly();
-  if (ONLY === 'job') return mainJobOnly();
+  const alone = { cluster: clusterAlone, deleteUser: deleteUserAlone, job: jobAlone, read: readAlone }[ONLY ?? ''];
+  if (alone) return alone();
   const startedAt = new Date();
   const loadBefore = loadAverage();
   if (loadBefore[0] > 1) log(`Note: load average is ${loadBefore.join(' ')} before starting; other work on this machine will skew the numbers.`);

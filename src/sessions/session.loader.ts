@@ -24,7 +24,7 @@ export const SESSION_ROWS = new PlainRows(Session, {
 });
 
 const SESSION_BY_ID = loaderStatement('sessionById', `SELECT ${SESSION_ROWS.select('s')} FROM sessions s WHERE s.id = ANY($1)`);
-const SESSIONS_BY_USER = loaderStatement(
+export const SESSIONS_BY_USER = loaderStatement(
   'sessionsByUser',
   `SELECT ${SESSION_ROWS.select('s')} FROM sessions s WHERE s.user_id = ANY($1) ORDER BY s.id`,
 );
