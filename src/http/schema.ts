@@ -1,4 +1,4 @@
-import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { getNamedType, isLeafType, isObjectType, lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema, getMetadataStorage, type AuthChecker } from 'type-graphql';
 import { ApiKeyResolver } from '../api-keys/api-key.resolver';
 import { sessionRefusalHint } from '../auth/access';
@@ -74,14 +74,69 @@ function resolvePlainFieldsByDefault(): void {
   for (const type of storage.objectTypes) type.simpleResolvers ??= true;
 }
 
-export function buildAppSchema(): Promise<GraphQLSchema> {
+/**
+ * Field resolvers that may answer synchronously, for which type-graphql's resolver is
+ * replaced by a direct call of the same method on the same kind of instance (issue 13):
+ * type-graphql passes every @Arg through validateArg, an async function even when
+ * there is nothing to validate (class-validator validates objects; a scalar or enum
+ * argument is returned as is), so a field with an argument always resolves through a
+ * promise, and so do its parent object, the parent's parent and the list around them.
+ * For `User.sessions` in the member list that is 100 promises, and a promise per user
+ * and per membership above them, per read.
+ *
+ * Only fields that lose nothing by it: no @Authorized, no middleware (none is global),
+ * every argument a scalar or an enum, parameters only @Root, @Ctx, @Info and such @Args.
+ * A field that stops qualifying makes the schema refuse to build.
+ */
+export interface DirectFieldResolver {
+  resolver: Function;
+  method: string;
+  type: string;
+  field: string;
+}
+
+export const DIRECT_FIELD_RESOLVERS: ReadonlyArray<DirectFieldResolver> = [
+  { resolver: UserResolver, method: 'sessions', type: 'User', field: 'sessions' },
+];
+
+export function resolveDirectly(schema: GraphQLSchema, fields: ReadonlyArray<DirectFieldResolver> = DIRECT_FIELD_RESOLVERS): void {
+  const storage = getMetadataStorage();
+  for (const { resolver, method, type, field } of fields) {
+    const metadata = storage.fieldResolvers.find((entry) => entry.target === resolver && entry.methodName === method);
+    const objectType = schema.getType(type);
+    const graphqlField = isObjectType(objectType) ? objectType.getFields()[field] : undefined;
+    if (!metadata || !graphqlField) throw new Error(`${type}.${field}: no such field resolver`);
+    const guarded = metadata.roles !== undefined || (metadata.middlewares?.length ?? 0) > 0 ||
+      storage.authorizedFields.some((entry) => entry.target === resolver && entry.fieldName === method);
+    const params = [...(metadata.params ?? [])].sort((a, b) => a.index - b.index);
+    const plainArgs = params.every((param) =>
+      param.kind === 'root' || param.kind === 'context' || param.kind === 'info' ||
+      (param.kind === 'arg' && graphqlField.args.some((arg) => arg.name === param.name && isLeafType(getNamedType(arg.type)))));
+    if (guarded || !plainArgs) throw new Error(`${type}.${field} cannot be resolved directly: it has a guard or an argument to validate`);
+    const instance = new (resolver as new () => Record<string, (...args: unknown[]) => unknown>)();
+    const handler = instance[method]!;
+    const pick = params.map((param) => {
+      if (param.kind === 'root') return (root: unknown) => root;
+      if (param.kind === 'context') return (_root: unknown, _args: Record<string, unknown>, context: unknown) => context;
+      if (param.kind === 'info') return (_root: unknown, _args: Record<string, unknown>, _context: unknown, info: unknown) => info;
+      const name = (param as { name: string }).name;
+      return (_root: unknown, args: Record<string, unknown>) => args[name];
+    });
+    graphqlField.resolve = (root, args, context, info) =>
+      handler.apply(instance, pick.map((value) => value(root, args, context, info)));
+  }
+}
+
+export async function buildAppSchema(): Promise<GraphQLSchema> {
   resolvePlainFieldsByDefault();
-  return buildSchema({
+  const schema = await buildSchema({
     resolvers,
     authChecker,
     // type-graphql leaves class-validator off unless asked; every input is validated.
     validate: { forbidUnknownValues: false, stopAtFirstError: false },
   });
+  resolveDirectly(schema);
+  return schema;
 }
 
 /** The SDL committed as schema/schema.graphql (sorted, so diffs show real changes only). */

@@ -1,0 +1,60 @@
+import 'reflect-metadata';
+import { isObjectType, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql';
+import { buildAppSchema, resolveDirectly } from '../src/http/schema';
+import { OrganizationResolver } from '../src/organizations/organization.resolver';
+import { Session, SessionStatus } from '../src/sessions/session.entity';
+
+/**
+ * Issue 13: `User.sessions` is resolved by a direct call of UserResolver.sessions rather
+ * than through type-graphql's wrapper, whose async argument validation made every such
+ * field a promise (src/http/schema.ts resolveDirectly). What the field answers over
+ * GraphQL (status filter, a session user's own sessions only) is tested against the
+ * database in test/loaders.test.ts, test/sessions.test.ts and test/visibility.test.ts;
+ * this tests the part those cannot see: the answer is synchronous when the sessions are
+ * loaded already, and a field with something to validate or guard is refused.
+ */
+let schema: GraphQLSchema;
+beforeAll(async () => {
+  schema = await buildAppSchema();
+});
+
+function session(id: string, terminatedAt: Date | null): Session {
+  return Object.assign(new Session(), { id, userId: 'usr_1', expiresAt: new Date(Date.now() + 3_600_000), terminatedAt });
+}
+
+describe('User.sessions, resolved directly', () => {
+  const sessions = [session('ses_1', null), session('ses_2', new Date())];
+  const context = (mayRead: boolean) => ({
+    access: { canReadSessionsOf: () => mayRead },
+    loaders: { sessionsByUser: { settled: () => sessions, load: () => Promise.reject(new Error('not loaded ahead')) } },
+  });
+  const resolve = (args: Record<string, unknown>, mayRead = true) => {
+    const type = schema.getType('User');
+    if (!isObjectType(type)) throw new Error('no User type');
+    return type.getFields().sessions!.resolve!({ id: 'usr_1' }, args, context(mayRead), {} as GraphQLResolveInfo);
+  };
+
+  it('answers settled sessions without a promise, filtered by status', () => {
+    expect(resolve({})).toBe(sessions);
+    expect(resolve({ status: SessionStatus.ACTIVE })).toEqual([sessions[0]]);
+    expect(resolve({ status: SessionStatus.TERMINATED })).toEqual([sessions[1]]);
+  });
+
+  it('answers [] for a caller who may not read them, without loading', () => {
+    expect(resolve({}, false)).toEqual([]);
+  });
+});
+
+describe('resolveDirectly', () => {
+  it('refuses a field resolver whose arguments type-graphql validates (Organization.memberships: @Args PageArgs)', () => {
+    expect(() =>
+      resolveDirectly(schema, [{ resolver: OrganizationResolver, method: 'memberships', type: 'Organization', field: 'memberships' }]),
+    ).toThrow('Organization.memberships cannot be resolved directly');
+  });
+
+  it('refuses a field that does not exist', () => {
+    expect(() => resolveDirectly(schema, [{ resolver: OrganizationResolver, method: 'nope', type: 'Organization', field: 'nope' }])).toThrow(
+      'Organization.nope: no such field resolver',
+    );
+  });
+});
