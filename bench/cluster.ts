@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import autocannon from 'autocannon';
 import { Client } from 'pg';
-import { backendCpu, backendCpuSince, cpuTimeMs, gql, onCleanup, round } from './harness';
+import { backendCpu, backendCpuSince, closedLoop, cpuTimeMs, gql, onCleanup, round, type LoadResult } from './harness';
 import { resetData, seedOrganizationCase, seedUserPool, settle } from './seed';
 
 /**
@@ -49,14 +48,7 @@ export interface PathCpu {
   total: number;
 }
 
-export interface PathRun {
-  concurrency: number;
-  seconds: number;
-  ok: number;
-  errors: number;
-  rps: number;
-  p50Ms: number;
-  p99Ms: number;
+export interface PathRun extends Omit<LoadResult, 'serverCpuMsPerRequest' | 'pgCpuMsPerRequest' | 'clientCpuMsPerRequest'> {
   cpuMsPerRequest: PathCpu;
   /** The whole machine's busy share of all cores during the run (/proc/stat), other work included. */
   machineBusyPct: number;
@@ -222,43 +214,15 @@ async function load(
   body: () => string,
   measure?: { cluster: ClusterHandle; primary: Client; replica: Client },
 ): Promise<PathRun> {
-  let ok = 0;
-  let errors = 0;
-  let firstError: string | undefined;
   const before = measure ? await snapshot(measure.cluster, measure.primary, measure.replica) : undefined;
-  const result = await autocannon({
-    url,
-    method: 'POST',
-    connections,
-    pipelining: 1,
-    duration: seconds,
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    requests: [
-      {
-        setupRequest: (request) => ({ ...request, body: body() }),
-        onResponse: (status, responseBody) => {
-          if (status === 200 && !responseBody.includes('"errors"')) ok += 1;
-          else {
-            errors += 1;
-            firstError ??= `HTTP ${status}: ${responseBody.slice(0, 300)}`;
-          }
-        },
-      },
-    ],
-  });
-  const spent = measure && before ? await cpuSince(before, measure.cluster, measure.primary, measure.replica, ok) : undefined;
-  errors += result.errors + result.timeouts;
+  const run = await closedLoop(url, token, connections, seconds, body);
+  const spent = measure && before ? await cpuSince(before, measure.cluster, measure.primary, measure.replica, run.ok) : undefined;
   return {
+    ...run,
     concurrency: connections,
-    seconds: result.duration,
-    ok,
-    errors,
-    rps: round(ok / result.duration),
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
+    rps: round(run.ok / run.seconds),
     cpuMsPerRequest: spent?.cpu ?? ({} as PathCpu),
     machineBusyPct: spent?.machine ?? NaN,
-    ...(firstError ? { firstError } : {}),
   };
 }
 

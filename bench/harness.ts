@@ -523,19 +523,27 @@ export interface LoadResult {
 
 export const perRequest = (ms: number, ok: number) => round(ms / Math.max(ok, 1), 3);
 
-/** autocannon against the server; each request takes the next ID. With `measure`, CPU per request from /proc. */
-export async function cannon(
-  url: string,
-  token: string,
-  connections: number,
-  seconds: number,
-  body: () => string,
-  measure?: { pid: number; control: Client },
-): Promise<LoadResult> {
-  let errors = 0;
+/** What a closed loop measured: requests answered 200 without "errors" (ok), the others, latencies. */
+export interface ClosedLoopRun {
+  seconds: number;
+  ok: number;
+  errors: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** The first failure's status and the start of its body. */
+  firstError?: string;
+}
+
+/**
+ * autocannon's closed loop: `connections` connections, each posting `body()` (a fresh body
+ * per request) with the bearer token as soon as its previous answer arrived, for `seconds`.
+ * A request counts as ok when answered 200 without "errors"; connection errors and
+ * timeouts count as errors.
+ */
+export async function closedLoop(url: string, token: string, connections: number, seconds: number, body: () => string): Promise<ClosedLoopRun> {
   let ok = 0;
-  const cpuBefore = measure ? cpuTimeMs(measure.pid) : NaN;
-  const pgBefore = measure ? await backendCpu(measure.control) : new Map<number, number>();
+  let errors = 0;
+  let firstError: string | undefined;
   const result = await autocannon({
     url,
     method: 'POST',
@@ -548,23 +556,47 @@ export async function cannon(
         setupRequest: (request) => ({ ...request, body: body() }),
         onResponse: (status, responseBody) => {
           if (status === 200 && !responseBody.includes('"errors"')) ok += 1;
-          else errors += 1;
+          else {
+            errors += 1;
+            firstError ??= `HTTP ${status}: ${responseBody.slice(0, 300)}`;
+          }
         },
       },
     ],
   });
-  const serverCpu = measure ? cpuTimeMs(measure.pid) - cpuBefore : NaN;
-  const pgCpu = measure ? backendCpuSince(pgBefore, await backendCpu(measure.control)) : NaN;
-  errors += result.errors + result.timeouts;
   return {
-    concurrency: connections,
     seconds: result.duration,
     ok,
-    errors,
-    rps: round(ok / result.duration),
+    errors: errors + result.errors + result.timeouts,
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
-    ...(measure ? { serverCpuMsPerRequest: perRequest(serverCpu, ok), pgCpuMsPerRequest: perRequest(pgCpu, ok) } : {}),
+    ...(firstError ? { firstError } : {}),
+  };
+}
+
+/** closedLoop against the server, as a LoadResult; with `measure`, CPU per request from /proc. */
+export async function cannon(
+  url: string,
+  token: string,
+  connections: number,
+  seconds: number,
+  body: () => string,
+  measure?: { pid: number; control: Client },
+): Promise<LoadResult> {
+  const cpuBefore = measure ? cpuTimeMs(measure.pid) : NaN;
+  const pgBefore = measure ? await backendCpu(measure.control) : new Map<number, number>();
+  const run = await closedLoop(url, token, connections, seconds, body);
+  const serverCpu = measure ? cpuTimeMs(measure.pid) - cpuBefore : NaN;
+  const pgCpu = measure ? backendCpuSince(pgBefore, await backendCpu(measure.control)) : NaN;
+  return {
+    concurrency: connections,
+    seconds: run.seconds,
+    ok: run.ok,
+    errors: run.errors,
+    rps: round(run.ok / run.seconds),
+    p50Ms: run.p50Ms,
+    p99Ms: run.p99Ms,
+    ...(measure ? { serverCpuMsPerRequest: perRequest(serverCpu, run.ok), pgCpuMsPerRequest: perRequest(pgCpu, run.ok) } : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 import { loadConfig } from '../src/config';
 import type { Client } from 'pg';
-import { backendCpu, backendCpuSince, checkpoints, cpuTimeMs, gql, median, memoryOf, pacedLoad, percentile, resetPeakMemory, round, type ChildServer } from './harness';
+import { backendCpu, backendCpuSince, checkpoints, cpuTimeMs, gql, median, memoryOf, pacedLoad, percentile, resetPeakMemory, round, type ChildServer, type LoadResult } from './harness';
 import { idSql, resetData, seedOrganizationCase, seedUserPool, settle } from './seed';
 
 /**
@@ -46,15 +46,9 @@ export interface JobCaseOptions {
   log: (line: string) => void;
 }
 
-export interface LoadRun {
+/** A load beside the job: the fields every bench load reports, without CPU, and what it ran. */
+export interface LoadRun extends Omit<LoadResult, 'serverCpuMsPerRequest' | 'pgCpuMsPerRequest' | 'clientCpuMsPerRequest'> {
   operation: 'deleteUser' | 'member-list read';
-  concurrency: number;
-  seconds: number;
-  ok: number;
-  errors: number;
-  rps: number;
-  p50Ms: number;
-  p99Ms: number;
   /** Seconds of this load during which the job was running (until SUCCEEDED was seen). */
   overlapSeconds?: number;
   firstError?: string;

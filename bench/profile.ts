@@ -2,9 +2,8 @@ import 'reflect-metadata';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import autocannon from 'autocannon';
 import { Client } from 'pg';
-import { cleanup, runMain, startChildServer, startDatabase } from './harness';
+import { cleanup, closedLoop, runMain, startChildServer, startDatabase } from './harness';
 import { resetData, seedOrganizationCase, seedUserPool, settle } from './seed';
 
 /**
@@ -90,16 +89,9 @@ async function main(): Promise<void> {
     }
     await settle(client);
     const server = await startChildServer(database.url, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
-    const result = await autocannon({
-      url: server.url,
-      method: 'POST',
-      connections,
-      duration: seconds,
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${server.adminKey}` },
-      requests: [{ setupRequest: (request) => ({ ...request, body: body() }) }],
-    });
+    const run = await closedLoop(server.url, server.adminKey, connections, seconds, body);
     process.stdout.write(
-      `${what} x${connections}: ${Math.round(result.requests.total / result.duration)} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, non-2xx ${result.non2xx}\n`,
+      `${what} x${connections}: ${Math.round(run.ok / run.seconds)} req/s, p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms, failed ${run.errors}${run.firstError ? ` (first: ${run.firstError})` : ''}\n`,
     );
     await server.stop();
     const [file] = fs.readdirSync(dir).filter((name) => name.endsWith('.cpuprofile'));

@@ -3,6 +3,8 @@ import { isObjectType, type GraphQLResolveInfo, type GraphQLSchema } from 'graph
 import { buildAppSchema, resolveDirectly } from '../src/http/schema';
 import { OrganizationResolver } from '../src/organizations/organization.resolver';
 import { Session, SessionStatus } from '../src/sessions/session.entity';
+import { User } from '../src/users/user.entity';
+import { UserResolver } from '../src/users/user.resolver';
 
 /**
  * Issue 13: `User.sessions` is resolved by a direct call of UserResolver.sessions rather
@@ -28,10 +30,10 @@ describe('User.sessions, resolved directly', () => {
     access: { canReadSessionsOf: () => mayRead },
     loaders: { sessionsByUser: { settled: () => sessions, load: () => Promise.reject(new Error('not loaded ahead')) } },
   });
-  const resolve = (args: Record<string, unknown>, mayRead = true) => {
+  const resolve = (args: Record<string, unknown>, mayRead = true, root: object = Object.assign(new User(), { id: 'usr_1' })) => {
     const type = schema.getType('User');
     if (!isObjectType(type)) throw new Error('no User type');
-    return type.getFields().sessions!.resolve!({ id: 'usr_1' }, args, context(mayRead), {} as GraphQLResolveInfo);
+    return type.getFields().sessions!.resolve!(root, args, context(mayRead), {} as GraphQLResolveInfo);
   };
 
   it('answers settled sessions without a promise, filtered by status', () => {
@@ -42,6 +44,12 @@ describe('User.sessions, resolved directly', () => {
 
   it('answers [] for a caller who may not read them, without loading', () => {
     expect(resolve({}, false)).toEqual([]);
+  });
+
+  it("leaves a root that is not a User to type-graphql's own resolver (which converts it), with the same answer", async () => {
+    const answer = resolve({ status: SessionStatus.ACTIVE }, true, { id: 'usr_1' });
+    expect(answer).toBeInstanceOf(Promise);
+    expect(await answer).toEqual([sessions[0]]);
   });
 });
 
@@ -56,5 +64,20 @@ describe('resolveDirectly', () => {
     expect(() => resolveDirectly(schema, [{ resolver: OrganizationResolver, method: 'nope', type: 'Organization', field: 'nope' }])).toThrow(
       'Organization.nope: no such field resolver',
     );
+  });
+
+  it('refuses a method installed on another field than its own', () => {
+    expect(() => resolveDirectly(schema, [{ resolver: UserResolver, method: 'sessions', type: 'User', field: 'memberships' }])).toThrow(
+      'User.memberships: no such field resolver',
+    );
+    expect(() => resolveDirectly(schema, [{ resolver: UserResolver, method: 'sessions', type: 'Organization', field: 'memberships' }])).toThrow(
+      'Organization.memberships: no such field resolver',
+    );
+  });
+
+  it('refuses when the schema has global middleware or a validateFn', () => {
+    const fields = [{ resolver: UserResolver, method: 'sessions', type: 'User', field: 'sessions' }];
+    expect(() => resolveDirectly(schema, fields, { globalMiddlewares: [] })).toThrow('User.sessions cannot be resolved directly');
+    expect(() => resolveDirectly(schema, fields, { validateFn: () => undefined })).toThrow('User.sessions cannot be resolved directly');
   });
 });

@@ -69,3 +69,40 @@ describe('SettledLoader', () => {
     expect(pages.settled({ org: 'o', first: 3 })).toBeUndefined();
   });
 });
+
+describe('SettledLoader, keys dropped or failed while a batch is in flight', () => {
+  it('holds nothing for a key cleared while its batch ran, and the new value once loaded again', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let round = 0;
+    const loader = new SettledLoader<string, { round: number }>(async (keys) => {
+      round += 1;
+      const mine = round;
+      if (mine === 1) await gate;
+      return keys.map(() => ({ round: mine }));
+    });
+    const first = loader.load('k');
+    await new Promise((resolve) => setImmediate(resolve)); // the first batch is dispatched and waits
+    loader.clear('k');
+    const second = loader.load('k');
+    expect(await second).toEqual({ round: 2 });
+    release();
+    expect(await first).toEqual({ round: 1 });
+    expect(loader.settled('k')).toBe(await second);
+  });
+
+  it('a batch that rejects records nothing; a key primed with an error rejects load with it, without a batch', async () => {
+    let batches = 0;
+    const loader = new SettledLoader<string, string>(async () => {
+      batches += 1;
+      throw new Error('statement failed');
+    });
+    await expect(loader.load('a')).rejects.toThrow('statement failed');
+    expect(loader.settled('a')).toBeUndefined();
+    const failure = new Error('the first failure');
+    loader.prime('b', failure);
+    expect(loader.settled('b')).toBeUndefined();
+    await expect(loader.load('b')).rejects.toBe(failure);
+    expect(batches).toBe(1);
+  });
+});

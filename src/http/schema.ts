@@ -1,5 +1,5 @@
 import { getNamedType, isLeafType, isObjectType, lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
-import { buildSchema, getMetadataStorage, type AuthChecker } from 'type-graphql';
+import { buildSchema, getMetadataStorage, type AuthChecker, type BuildSchemaOptions } from 'type-graphql';
 import { ApiKeyResolver } from '../api-keys/api-key.resolver';
 import { sessionRefusalHint } from '../auth/access';
 import { ViewerKind } from '../auth/principal';
@@ -74,20 +74,7 @@ function resolvePlainFieldsByDefault(): void {
   for (const type of storage.objectTypes) type.simpleResolvers ??= true;
 }
 
-/**
- * Field resolvers that may answer synchronously, for which type-graphql's resolver is
- * replaced by a direct call of the same method on the same kind of instance (issue 13):
- * type-graphql passes every @Arg through validateArg, an async function even when
- * there is nothing to validate (class-validator validates objects; a scalar or enum
- * argument is returned as is), so a field with an argument always resolves through a
- * promise, and so do its parent object, the parent's parent and the list around them.
- * For `User.sessions` in the member list that is 100 promises, and a promise per user
- * and per membership above them, per read.
- *
- * Only fields that lose nothing by it: no @Authorized, no middleware (none is global),
- * every argument a scalar or an enum, parameters only @Root, @Ctx, @Info and such @Args.
- * A field that stops qualifying makes the schema refuse to build.
- */
+/** A field resolver for resolveDirectly: its class and method, and the GraphQL type and field it resolves. */
 export interface DirectFieldResolver {
   resolver: Function;
   method: string;
@@ -95,24 +82,68 @@ export interface DirectFieldResolver {
   field: string;
 }
 
+/** The fields the member-list read resolves directly (issue 13). */
 export const DIRECT_FIELD_RESOLVERS: ReadonlyArray<DirectFieldResolver> = [
   { resolver: UserResolver, method: 'sessions', type: 'User', field: 'sessions' },
 ];
 
-export function resolveDirectly(schema: GraphQLSchema, fields: ReadonlyArray<DirectFieldResolver> = DIRECT_FIELD_RESOLVERS): void {
+/** buildSchema's options, also read by resolveDirectly: it must know there is no global middleware or validateFn. */
+const SCHEMA_OPTIONS = {
+  resolvers,
+  authChecker,
+  // type-graphql leaves class-validator off unless asked; every input is validated.
+  validate: { forbidUnknownValues: false, stopAtFirstError: false },
+} satisfies Omit<BuildSchemaOptions, 'resolvers'> & { resolvers: typeof resolvers };
+
+/**
+ * Replaces type-graphql's resolver of each listed field by a direct call of the same method
+ * (issue 13). type-graphql passes every @Arg through validateArg, an async function even when
+ * there is nothing to validate (class-validator validates objects; a scalar or enum argument
+ * is returned as is), so a field with an argument always resolves through a promise, and so
+ * do its parent object, the parent's parent and the list around them: for `User.sessions` in
+ * the member list, 100 promises and a promise per user and per membership above them, per read.
+ *
+ * Only fields that lose nothing by it, else the schema refuses to build: the metadata is the
+ * field's (its schema name and object type), no @Authorized, no middleware, no global
+ * middleware or validateFn in `options`, parameters only @Root and @Ctx (whole, no property
+ * name), @Info, and @Arg of a scalar or enum type with no validateFn of its own. A root that is
+ * not an instance of the field's type (type-graphql would convert it) goes to type-graphql's
+ * resolver, kept as the fallback. The method runs on an instance of its own, as type-graphql's
+ * default container makes one per resolver class; resolver classes here hold no state.
+ */
+export function resolveDirectly(
+  schema: GraphQLSchema,
+  fields: ReadonlyArray<DirectFieldResolver> = DIRECT_FIELD_RESOLVERS,
+  options: object = SCHEMA_OPTIONS,
+): void {
   const storage = getMetadataStorage();
   for (const { resolver, method, type, field } of fields) {
     const metadata = storage.fieldResolvers.find((entry) => entry.target === resolver && entry.methodName === method);
     const objectType = schema.getType(type);
     const graphqlField = isObjectType(objectType) ? objectType.getFields()[field] : undefined;
-    if (!metadata || !graphqlField) throw new Error(`${type}.${field}: no such field resolver`);
-    const guarded = metadata.roles !== undefined || (metadata.middlewares?.length ?? 0) > 0 ||
-      storage.authorizedFields.some((entry) => entry.target === resolver && entry.fieldName === method);
+    const rootType = metadata?.getObjectType?.();
+    const named = storage.objectTypes.find((entry) => entry.target === rootType)?.name;
+    if (!metadata || !graphqlField || !graphqlField.resolve || !rootType || named !== type || metadata.schemaName !== field) {
+      throw new Error(`${type}.${field}: no such field resolver`);
+    }
+    const guarded =
+      metadata.roles !== undefined ||
+      (metadata.middlewares?.length ?? 0) > 0 ||
+      storage.authorizedFields.some((entry) => entry.target === resolver && entry.fieldName === method) ||
+      storage.middlewares.some((entry) => entry.target === resolver && entry.fieldName === method) ||
+      'globalMiddlewares' in options ||
+      'validateFn' in options;
     const params = [...(metadata.params ?? [])].sort((a, b) => a.index - b.index);
-    const plainArgs = params.every((param) =>
-      param.kind === 'root' || param.kind === 'context' || param.kind === 'info' ||
-      (param.kind === 'arg' && graphqlField.args.some((arg) => arg.name === param.name && isLeafType(getNamedType(arg.type)))));
-    if (guarded || !plainArgs) throw new Error(`${type}.${field} cannot be resolved directly: it has a guard or an argument to validate`);
+    const plain = params.every((param) => {
+      if (param.kind === 'root' || param.kind === 'context') return param.propertyName === undefined;
+      if (param.kind === 'info') return true;
+      return (
+        param.kind === 'arg' &&
+        param.validateFn === undefined &&
+        graphqlField.args.some((arg) => arg.name === param.name && isLeafType(getNamedType(arg.type)))
+      );
+    });
+    if (guarded || !plain) throw new Error(`${type}.${field} cannot be resolved directly: it has a guard or an argument to validate`);
     const instance = new (resolver as new () => Record<string, (...args: unknown[]) => unknown>)();
     const handler = instance[method]!;
     const pick = params.map((param) => {
@@ -122,19 +153,17 @@ export function resolveDirectly(schema: GraphQLSchema, fields: ReadonlyArray<Dir
       const name = (param as { name: string }).name;
       return (_root: unknown, args: Record<string, unknown>) => args[name];
     });
+    const typeGraphql = graphqlField.resolve;
     graphqlField.resolve = (root, args, context, info) =>
-      handler.apply(instance, pick.map((value) => value(root, args, context, info)));
+      root instanceof rootType
+        ? handler.apply(instance, pick.map((value) => value(root, args, context, info)))
+        : typeGraphql(root, args, context, info);
   }
 }
 
 export async function buildAppSchema(): Promise<GraphQLSchema> {
   resolvePlainFieldsByDefault();
-  const schema = await buildSchema({
-    resolvers,
-    authChecker,
-    // type-graphql leaves class-validator off unless asked; every input is validated.
-    validate: { forbidUnknownValues: false, stopAtFirstError: false },
-  });
+  const schema = await buildSchema(SCHEMA_OPTIONS);
   resolveDirectly(schema);
   return schema;
 }

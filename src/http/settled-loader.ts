@@ -8,27 +8,31 @@ import DataLoader from 'dataloader';
  * `Membership.user`. A resolver that asks `settled(key)` first returns the value itself
  * when the loader has it (primed, or loaded by an earlier batch) and falls back to `load`.
  *
- * The values are the ones `load` resolves to, the same objects: a batch's results and
- * primed values are recorded as they enter the cache, and only those (a prime that
- * DataLoader ignores, because the key is cached already, records nothing). A key whose
- * batch failed is not recorded: its resolver calls `load` and gets the error from it.
- * `clear` and `clearAll` forget the recorded values with the cached promises.
+ * A value is recorded against the very promise DataLoader caches for its key (the batch's
+ * results as they arrive, a prime as DataLoader caches it), and `settled` reads the key's
+ * cached promise first: so it is always what `load(key)` resolves to, and nothing once
+ * `clear` or `clearAll` dropped the key, also when that happens while its batch is in
+ * flight. A key whose batch failed, or that was primed with an error, holds nothing:
+ * its resolver calls `load` and gets the error from it.
  */
 export class SettledLoader<K, V, C = K> extends DataLoader<K, V, C> {
-  private readonly values: Map<C, V>;
+  private readonly values: WeakMap<Promise<V>, V>;
   private readonly cached: Map<C, Promise<V>>;
   private readonly keyOf: (key: K) => C;
 
   constructor(batch: DataLoader.BatchLoadFn<K, V>, options: Omit<DataLoader.Options<K, V, C>, 'cache' | 'cacheMap'> = {}) {
-    const values = new Map<C, V>();
+    const values = new WeakMap<Promise<V>, V>();
     const cached = new Map<C, Promise<V>>();
     const keyOf = options.cacheKeyFn ?? ((key: K) => key as unknown as C);
     super(
       async (keys) => {
+        // The promises this batch will settle: what the cache holds for its keys as it is dispatched.
+        const promises = keys.map((key) => cached.get(keyOf(key)));
         const results = await batch(keys);
         for (let index = 0; index < results.length; index += 1) {
           const value = results[index]!;
-          if (!(value instanceof Error)) values.set(keyOf(keys[index]!), value);
+          const promise = promises[index];
+          if (promise && !(value instanceof Error)) values.set(promise, value);
         }
         return results;
       },
@@ -41,23 +45,17 @@ export class SettledLoader<K, V, C = K> extends DataLoader<K, V, C> {
 
   /** The value `load(key)` would resolve to, if this loader holds it already; otherwise undefined. */
   settled(key: K): V | undefined {
-    return this.values.get(this.keyOf(key));
+    const promise = this.cached.get(this.keyOf(key));
+    return promise && this.values.get(promise);
   }
 
   prime(key: K, value: V | PromiseLike<V> | Error): this {
     const cacheKey = this.keyOf(key);
-    if (!this.cached.has(cacheKey) && !(value instanceof Error) && !isPromiseLike(value)) this.values.set(cacheKey, value);
-    return super.prime(key, value);
-  }
-
-  clear(key: K): this {
-    this.values.delete(this.keyOf(key));
-    return super.clear(key);
-  }
-
-  clearAll(): this {
-    this.values.clear();
-    return super.clearAll();
+    const had = this.cached.has(cacheKey);
+    super.prime(key, value);
+    const promise = this.cached.get(cacheKey);
+    if (!had && promise && !(value instanceof Error) && !isPromiseLike(value)) this.values.set(promise, value);
+    return this;
   }
 }
 

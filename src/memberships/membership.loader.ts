@@ -36,11 +36,11 @@ const MEMBERSHIP_COUNT_BY_ORGANIZATION = loaderStatement(
 );
 /**
  * $1 the organizations, $2 the cursor's membership (or null), $3 `first + 1`. For each
- * organization, one range of memberships_organization_id_id_idx (MembershipPageIndex1764300800000)
+ * organization, one range of memberships_organization_id_idx (MembershipPageIndex1764300800000)
  * that stops after `first + 1` entries, whatever the organization's size (issue 13: the window
  * function this replaces numbered and sorted every membership of each organization, 2.6 ms
  * against 1.0 ms EXPLAIN ANALYZE for a page of 100 of 1,000 members). The cursor is an index
- * bound (`id > ''` for none: every ID is longer than ''), not a filter on the range. This and the
+ * bound (`id > ''` for none: '' sorts before every ID in any collation), not a filter on the range. This and the
  * count take organizations from Organization objects, which reads hand out only for
  * organizations not being deleted (organizationById, organizations()): no filter of their own (issue 15).
  */

@@ -154,9 +154,15 @@ function selectsMemberSessions(info: GraphQLResolveInfo): boolean {
  * (issue 13: the member-list read). The same statement and snapshot the fields would have
  * caused one tick later; only the members whose sessions the caller may read
  * (User.sessions answers [] for the others without loading). A failed batch is not thrown
- * here: each field's own `load` gets the error, as before.
+ * here: DataLoader forgets the keys of a failed batch, so each is primed with its error,
+ * and each field's `load` rejects with it, as it did when the fields loaded them (without
+ * the prime they would send the statement a second time).
  */
 async function loadMemberSessions(ctx: Context, memberships: readonly Membership[]): Promise<void> {
   const readable = memberships.map((membership) => membership.userId).filter((userId) => ctx.access.canReadSessionsOf(userId));
-  if (readable.length > 0) await ctx.loaders.sessionsByUser.loadMany(readable);
+  if (readable.length === 0) return;
+  const results = await ctx.loaders.sessionsByUser.loadMany(readable);
+  results.forEach((result, index) => {
+    if (result instanceof Error) ctx.loaders.sessionsByUser.prime(readable[index]!, result);
+  });
 }

@@ -10,9 +10,10 @@ import { createIndexesConcurrently, dropIndexes, type ConcurrentIndex } from './
  * organization sorted 100,000 rows.
  *
  * memberships_organization_user_key (organization_id, user_id) stays: it is the one-membership-
- * a-pair constraint, and the deletion job's chunks walk it in user ID order. A DELETE adds
- * no index work (dead entries are vacuumed), so deletions cost the same; each new membership
- * writes one more index entry.
+ * a-pair constraint, and the deletion job's chunks walk it in user ID order. Each new
+ * membership writes one more index entry, and vacuum cleans one more index after a deletion
+ * (a DELETE itself touches no index entry); deleteOrganization measured as before against
+ * its floor, which has the same index (bench, 2026-11-30 23:13).
  *
  * Built CONCURRENTLY (src/database/migrations/concurrent-indexes.ts): a deploy does not stop
  * joins, invitations accepted or deletions for as long as the build takes.
@@ -24,7 +25,7 @@ export class MembershipPageIndex1764300800000 implements MigrationInterface {
   transaction = false as const;
 
   static readonly INDEXES: ReadonlyArray<ConcurrentIndex> = [
-    { name: 'memberships_organization_id_id_idx', definition: 'ON memberships (organization_id, id)' },
+    { name: 'memberships_organization_id_idx', definition: 'ON memberships (organization_id, id)' },
   ];
 
   async up(db: QueryRunner): Promise<void> {
