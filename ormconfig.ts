@@ -14,6 +14,7 @@ import { OrganizationDeletionJobs1764300700000 } from './src/database/migrations
 import { DeleteUserFunctionV21764300701000 } from './src/database/migrations/1764300701000-delete-user-function-v2';
 import { MembershipPageIndex1764300800000 } from './src/database/migrations/1764300800000-membership-page-index';
 import { countingClientOf } from './src/database/query-counter';
+import { setPreparedStatements } from './src/plain-rows';
 import { setTransactionTimeouts } from './src/database/transaction';
 import { Invitation } from './src/invitations/invitation.entity';
 import { ApiKey } from './src/api-keys/api-key.entity';
@@ -57,6 +58,11 @@ export interface DataSourceOptions {
   statementTimeoutMs?: number;
   logger?: Logger;
   applicationName?: string;
+  /**
+   * Loader statements as named prepared statements (config.ts DB_PREPARED_STATEMENTS;
+   * src/plain-rows.ts runStatement). Default false: safe behind any pooler.
+   */
+  preparedStatements?: boolean;
 }
 
 export function createDataSource(options: DataSourceOptions): DataSource {
@@ -95,13 +101,14 @@ export function createDataSource(options: DataSourceOptions): DataSource {
     },
   });
   setTransactionTimeouts(dataSource, { lockTimeoutMs: options.lockTimeoutMs, statementTimeoutMs: options.statementTimeoutMs });
+  setPreparedStatements(dataSource, options.preparedStatements ?? false);
   return dataSource;
 }
 
-/** A DataSource with the server configuration's pool size and timeouts (server, tests, bench). */
+/** A DataSource with the server configuration's pool size, timeouts and prepared statements (server, tests, bench). */
 export function configuredDataSource(
   url: string,
-  config: Pick<Config, 'dbPoolSize' | 'dbLockTimeoutMs' | 'dbStatementTimeoutMs'>,
+  config: Pick<Config, 'dbPoolSize' | 'dbLockTimeoutMs' | 'dbStatementTimeoutMs' | 'dbPreparedStatements'>,
   logger?: Logger,
 ): DataSource {
   return createDataSource({
@@ -109,6 +116,7 @@ export function configuredDataSource(
     poolSize: config.dbPoolSize,
     lockTimeoutMs: config.dbLockTimeoutMs,
     statementTimeoutMs: config.dbStatementTimeoutMs,
+    preparedStatements: config.dbPreparedStatements,
     logger,
   });
 }

@@ -51,6 +51,16 @@ export interface Config {
    */
   dbLockTimeoutMs: number;
   dbStatementTimeoutMs: number;
+  /**
+   * Send the loaders' fixed statements as named prepared statements (DB_PREPARED_STATEMENTS,
+   * default true; src/plain-rows.ts runStatement): PostgreSQL parses and plans each once per
+   * connection instead of on every request (issue 13: the member-list read's PostgreSQL CPU
+   * 2.7 → 1.8 ms). Set false behind a pooler in transaction mode that does not track
+   * protocol-level prepared statements: PgBouncer before 1.21, or with max_prepared_statements = 0
+   * (ops/cluster.ts does, for Debian's 1.18), as Prisma's `pgbouncer=true` and Rails'
+   * `prepared_statements: false` do.
+   */
+  dbPreparedStatements: boolean;
   /** Serve the self-hosted GraphiQL page at /graphiql and to browsers at GET /graphql. */
   graphiql: boolean;
   /** Shared store for automatic persisted queries; in-memory per instance when absent. */
@@ -231,6 +241,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     invitationTtlSeconds: integer(env, 'INVITATION_TTL_SECONDS', 604_800, 60, 31_536_000),
     dbLockTimeoutMs: integer(env, 'DB_LOCK_TIMEOUT_MS', 5_000, 100, 600_000),
     dbStatementTimeoutMs: integer(env, 'DB_STATEMENT_TIMEOUT_MS', 120_000, 1_000, 3_600_000),
+    dbPreparedStatements: flag(env, 'DB_PREPARED_STATEMENTS', true),
     // A developer's tool: on unless NODE_ENV=production, where GRAPHIQL=true turns it on deliberately.
     graphiql: flag(env, 'GRAPHIQL', nodeEnv !== 'production'),
     redisUrl: text(env, 'REDIS_URL'),

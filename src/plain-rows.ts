@@ -1,5 +1,5 @@
 import { types } from 'pg';
-import type { EntityManager } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 
 /**
  * pg's own `timestamptz` text parser (pg-types, postgres-date): the function that decodes
@@ -117,18 +117,39 @@ export function loaderStatement(name: string, text: string): LoaderStatement {
   return Object.freeze({ name, text });
 }
 
+const PREPARED = new WeakMap<DataSource, boolean>();
+
+/**
+ * Whether a DataSource's loader statements are sent as named prepared statements
+ * (config.ts DB_PREPARED_STATEMENTS; createDataSource in ormconfig.ts sets it).
+ */
+export function setPreparedStatements(dataSource: DataSource, on: boolean): void {
+  PREPARED.set(dataSource, on);
+}
+
 /**
  * Runs a loader's statement through the request's manager, and so through the read
  * snapshot (src/http/read-snapshot.ts) and the statement counter like any statement.
- * Unnamed on purpose: a named prepared statement would cut PostgreSQL's parse and plan
- * time (about 0.5 ms per member-list read here), but PgBouncer in transaction mode, the
- * usual deployment (issue 14, Debian's PgBouncer 1.18), does not keep a named statement
- * from one transaction to the next, so the gateway uses none (test/loaders.test.ts).
+ *
+ * Named when the DataSource's setting says so (the default): pg sends the statement's
+ * Parse once per connection and then only Bind/Execute under its name, and PostgreSQL
+ * keeps the parsed statement and, after five runs, a generic plan when that costs no more
+ * than a custom one. Issue 13, measured on the member-list read (BENCH_ONLY=read, Node 24,
+ * the same quiet machine back to back): PostgreSQL CPU per read 2.72 → 1.77 ms at 1 client,
+ * 2.33 → 1.48 ms at 8; throughput 29% → 37% and 26% → 32% of the one-statement floor.
+ * Unnamed where the pool goes through a pooler in transaction mode that does not track
+ * prepared statements (PgBouncer 1.18, issue 14): there the next transaction may run on a
+ * server connection that never saw the Parse.
+ *
+ * The name rides in pg's query config, which TypeORM's query runner hands to pg untouched
+ * (its type says string); a new object per call, because pg writes the values into it.
  */
 export function runStatement<R = Record<string, unknown>>(
   manager: EntityManager,
   statement: LoaderStatement,
   parameters: unknown[],
 ): Promise<R[]> {
-  return manager.query(statement.text, parameters);
+  if (!PREPARED.get(manager.connection)) return manager.query(statement.text, parameters);
+  const config = { name: statement.name, text: statement.text, toString: () => statement.text };
+  return manager.query(config as unknown as string, parameters);
 }

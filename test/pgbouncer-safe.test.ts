@@ -33,8 +33,9 @@ import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-re
  *   outside a transaction: a setting of that client connection ('client' in pg_settings),
  *   which PgBouncer drops (ignore_startup_parameters) and so never hands to another client
  *   (test/timeout-ceiling.test.ts);
- * - no named prepared statement, no session-level advisory lock, no LISTEN, no session SET,
- *   from the gateway or from pg-boss (the webhook queue);
+ * - no named prepared statement (with DB_PREPARED_STATEMENTS=false, as ops/cluster.ts runs
+ *   the gateways), no session-level advisory lock, no LISTEN, no session SET, from the
+ *   gateway or from pg-boss (the webhook queue);
  * - PgBouncer's own refusals (query_wait_timeout, "server conn crashed?", …) are
  *   SERVICE_UNAVAILABLE, "nothing ran, try again", never INTERNAL_SERVER_ERROR.
  *
@@ -46,6 +47,8 @@ import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-re
 const LOCK_TIMEOUT_MS = 700;
 const STATEMENT_TIMEOUT_MS = 2_000;
 const ENV = {
+  // What a gateway behind PgBouncer 1.18 runs with (ops/cluster.ts); on by default (test/prepared-statements.test.ts).
+  DB_PREPARED_STATEMENTS: 'false',
   DB_LOCK_TIMEOUT_MS: String(LOCK_TIMEOUT_MS),
   DB_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS),
   WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true',

@@ -104,7 +104,7 @@ export class ReplicaReads {
   constructor(
     private readonly primary: DataSource,
     private readonly url: string,
-    private readonly config: Pick<Config, 'dbReplicaPoolSize' | 'dbLockTimeoutMs' | 'dbStatementTimeoutMs'>,
+    private readonly config: Pick<Config, 'dbReplicaPoolSize' | 'dbLockTimeoutMs' | 'dbStatementTimeoutMs' | 'dbPreparedStatements'>,
     private readonly logger: Logger,
     private readonly queries?: QueryCounter,
   ) {}
@@ -149,6 +149,7 @@ export class ReplicaReads {
       poolSize: this.config.dbReplicaPoolSize,
       lockTimeoutMs: this.config.dbLockTimeoutMs,
       statementTimeoutMs: this.config.dbStatementTimeoutMs,
+      preparedStatements: this.config.dbPreparedStatements,
       logger: this.queries,
       // Tells the replica's connections apart in pg_stat_activity.
       applicationName: 'identity-gateway-replica-reads',

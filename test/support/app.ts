@@ -73,7 +73,8 @@ export async function startTestApp(env: Record<string, string> = {}, options: Te
   const databaseUrl = withDatabase(baseUrl, database);
   const poolerUrl = options.poolerUrl ?? (options.baseUrl ? undefined : process.env.TEST_POOLER_URL);
   const serverDatabaseUrl = poolerUrl ? withDatabase(poolerUrl, database) : databaseUrl;
-  const config: Config = loadConfig({ NODE_ENV: 'test', ...env });
+  // Through PgBouncer 1.18 in transaction mode, as ops/cluster.ts's gateways: no named statements.
+  const config: Config = loadConfig({ NODE_ENV: 'test', ...(poolerUrl ? { DB_PREPARED_STATEMENTS: 'false' } : {}), ...env });
   const logger = createLogger(config.logLevel, options.logStream);
   // With a log stream the SQL traces (level trace) go to the log as well, as in src/database/database.ts.
   const queries = new QueryCounter(options.logStream ? logger : undefined);

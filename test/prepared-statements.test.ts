@@ -1,0 +1,125 @@
+import type { Pool, PoolClient } from 'pg';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import { ConfigError, loadConfig } from '../src/config';
+import { MEMBERSHIP_PAGE } from '../src/memberships/membership.loader';
+import { SESSIONS_BY_USER } from '../src/sessions/session.loader';
+import { startTestApp, type TestApp } from './support/app';
+import { factory, ok } from './support/factory';
+
+/**
+ * Issue 13: the loaders' fixed statements go to PostgreSQL as named prepared statements
+ * (src/plain-rows.ts runStatement), parsed once per connection, unless
+ * DB_PREPARED_STATEMENTS=false (a pooler in transaction mode that does not track them,
+ * PgBouncer 1.18: ops/cluster.ts; test/pgbouncer-safe.test.ts checks that configuration
+ * leaves nothing on a connection). Both answer the same.
+ */
+
+const MEMBER_LIST = `query ($id: ID!) { organization(id: $id) { memberships(first: 100) {
+  totalCount nodes { id role user { id email sessions { id status } } } } } }`;
+
+let named: TestApp;
+let unnamed: TestApp;
+
+beforeAll(async () => {
+  [named, unnamed] = await Promise.all([startTestApp({ DB_POOL_SIZE: '2' }), startTestApp({ DB_POOL_SIZE: '2', DB_PREPARED_STATEMENTS: 'false' })]);
+});
+afterAll(() => Promise.all([named?.close(), unnamed?.close()]));
+
+/** Seeds the same organization shape in an app: 3 members, 2 sessions each. */
+async function seed(app: TestApp): Promise<string> {
+  const f = factory(app);
+  const organization = await f.organization();
+  for (let index = 0; index < 3; index += 1) {
+    const user = await f.user();
+    await f.member(organization.id, user.id, index === 0 ? 'OWNER' : 'MEMBER');
+    await f.session(user.id);
+    await f.session(user.id);
+  }
+  return organization.id;
+}
+
+/** The statements the app's pool sent meanwhile, as pg received them: [name or null, text]. */
+async function sentDuring(app: TestApp, work: () => Promise<void>): Promise<Array<[string | null, string]>> {
+  const spy = jest.spyOn(app.queries.pgClient.prototype, 'query');
+  try {
+    await work();
+    return spy.mock.calls.map(([first]) => {
+      if (typeof first === 'string') return [null, first];
+      const config = first as { name?: string; text?: string };
+      return [config.name ?? null, String(config.text)];
+    });
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+/** The prepared statements on every connection of the app's pool, sorted. */
+async function preparedOnPool(app: TestApp): Promise<string[]> {
+  const pool = (app.dataSource.driver as PostgresDriver).master as Pool;
+  const clients: PoolClient[] = [];
+  try {
+    for (let index = 0; index < pool.options.max!; index += 1) clients.push(await pool.connect());
+    const names = await Promise.all(
+      clients.map(async (client) => (await client.query<{ name: string }>('SELECT name FROM pg_prepared_statements')).rows.map((row) => row.name)),
+    );
+    return names.flat().sort();
+  } finally {
+    for (const client of clients) client.release();
+  }
+}
+
+/** The member list's data with the IDs (random per app) replaced by their order of appearance. */
+function shapeOf(data: unknown): unknown {
+  const ids = new Map<string, string>();
+  return JSON.parse(JSON.stringify(data), (_key, value: unknown) =>
+    typeof value === 'string' && /^[a-z]{3}_[0-9A-Z]{26}$/.test(value)
+      ? (ids.get(value) ?? ids.set(value, `id${ids.size}`).get(value))
+      : typeof value === 'string' && value.includes('@')
+        ? 'email'
+        : value,
+  );
+}
+
+describe('DB_PREPARED_STATEMENTS', () => {
+  it('is on by default and takes true or false only', () => {
+    expect(loadConfig({}).dbPreparedStatements).toBe(true);
+    expect(loadConfig({ DB_PREPARED_STATEMENTS: 'false' }).dbPreparedStatements).toBe(false);
+    expect(loadConfig({ DB_PREPARED_STATEMENTS: '0' }).dbPreparedStatements).toBe(false);
+    expect(() => loadConfig({ DB_PREPARED_STATEMENTS: 'sometimes' })).toThrow(ConfigError);
+  });
+
+  it('on: the member list sends its loader statements under their names, parsed once per connection', async () => {
+    const organizationId = await seed(named);
+    const first = await sentDuring(named, async () => {
+      ok(await named.gql(MEMBER_LIST, { id: organizationId }));
+    });
+    expect(first).toContainEqual([MEMBERSHIP_PAGE.name, MEMBERSHIP_PAGE.text]);
+    expect(first).toContainEqual([SESSIONS_BY_USER.name, SESSIONS_BY_USER.text]);
+    // BEGIN and COMMIT stay unnamed: simple-protocol statements with no plan to keep.
+    expect(first.filter(([name]) => name === null).map(([, text]) => text.split(' ')[0])).toEqual(['BEGIN', 'COMMIT']);
+
+    // Twice more: with a pool of two, at least one connection runs the page a second time.
+    for (let index = 0; index < 2; index += 1) ok(await named.gql(MEMBER_LIST, { id: organizationId }));
+    const prepared = await preparedOnPool(named);
+    expect(prepared).toEqual(expect.arrayContaining([MEMBERSHIP_PAGE.name, SESSIONS_BY_USER.name]));
+    // Each name at most once per connection: pg sent Parse only the first time on each.
+    expect(prepared.filter((name) => name === MEMBERSHIP_PAGE.name).length).toBeLessThanOrEqual(2);
+  });
+
+  it('off: nothing is named and no connection keeps a prepared statement; the answer is the same', async () => {
+    const organizationId = await seed(unnamed);
+    let answer: unknown;
+    const sent = await sentDuring(unnamed, async () => {
+      answer = ok(await unnamed.gql(MEMBER_LIST, { id: organizationId }));
+    });
+    // BEGIN, the organization, the page, its count, the sessions, COMMIT.
+    expect(sent.length).toBe(6);
+    expect(sent.filter(([name]) => name !== null)).toEqual([]);
+    expect(sent.map(([, text]) => text)).toContain(MEMBERSHIP_PAGE.text);
+    expect(await preparedOnPool(unnamed)).toEqual([]);
+
+    const namedOrganizationId = await seed(named);
+    const namedAnswer = ok(await named.gql(MEMBER_LIST, { id: namedOrganizationId }));
+    expect(shapeOf(namedAnswer)).toEqual(shapeOf(answer));
+  });
+});
