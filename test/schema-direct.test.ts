@@ -1,13 +1,14 @@
 import 'reflect-metadata';
 import { isObjectType, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql';
 import { buildAppSchema, resolveDirectly } from '../src/http/schema';
+import { Membership } from '../src/memberships/membership.entity';
 import { OrganizationResolver } from '../src/organizations/organization.resolver';
 import { Session, SessionStatus } from '../src/sessions/session.entity';
 import { User } from '../src/users/user.entity';
 import { UserResolver } from '../src/users/user.resolver';
 
 /**
- * Issue 13: `User.sessions` is resolved by a direct call of UserResolver.sessions rather
+ * Issue 13: `User.sessions` (and `Membership.user`) is resolved by a direct call of UserResolver.sessions rather
  * than through type-graphql's wrapper, whose async argument validation made every such
  * field a promise (src/http/schema.ts resolveDirectly). What the field answers over
  * GraphQL (status filter, a session user's own sessions only) is tested against the
@@ -50,6 +51,35 @@ describe('User.sessions, resolved directly', () => {
     const answer = resolve({ status: SessionStatus.ACTIVE }, true, { id: 'usr_1' });
     expect(answer).toBeInstanceOf(Promise);
     expect(await answer).toEqual([sessions[0]]);
+  });
+});
+
+describe('Membership.user, resolved directly', () => {
+  const user = Object.assign(new User(), { id: 'usr_1' });
+  const loaded = Object.assign(new User(), { id: 'usr_2' });
+  const context = {
+    loaders: {
+      userById: {
+        settled: (id: string) => (id === 'usr_1' ? user : undefined),
+        load: (id: string) => (id === 'usr_2' ? Promise.resolve(loaded) : Promise.reject(new Error('unknown'))),
+      },
+    },
+  };
+  const resolve = (root: object) => {
+    const type = schema.getType('Membership');
+    if (!isObjectType(type)) throw new Error('no Membership type');
+    return type.getFields().user!.resolve!(root, {}, context, {} as GraphQLResolveInfo);
+  };
+
+  it("answers the page's user itself, without a promise, and loads one it does not hold", async () => {
+    expect(resolve(Object.assign(new Membership(), { userId: 'usr_1' }))).toBe(user);
+    const answer = resolve(Object.assign(new Membership(), { userId: 'usr_2' }));
+    expect(answer).toBeInstanceOf(Promise);
+    expect(await answer).toBe(loaded);
+  });
+
+  it("leaves a root that is not a Membership to type-graphql's own resolver, with the same answer", async () => {
+    expect(await resolve({ userId: 'usr_1' })).toBe(user);
   });
 });
 

@@ -82,9 +82,14 @@ export interface DirectFieldResolver {
   field: string;
 }
 
-/** The fields the member-list read resolves directly (issue 13). */
+/**
+ * The fields the member-list read resolves directly (issue 13): 100 of each per read.
+ * Membership.user added 2026-12-01: type-graphql's getParams and applyMiddlewares around it
+ * were 2.3–2.8% of the read's Node CPU (`node dist/bench/profile.js read 8 10`, inclusive).
+ */
 export const DIRECT_FIELD_RESOLVERS: ReadonlyArray<DirectFieldResolver> = [
   { resolver: UserResolver, method: 'sessions', type: 'User', field: 'sessions' },
+  { resolver: MembershipResolver, method: 'user', type: 'Membership', field: 'user' },
 ];
 
 /** buildSchema's options, also read by resolveDirectly: it must know there is no global middleware or validateFn. */
