@@ -161,6 +161,9 @@ export async function startChildServer(databaseUrl: string, extraArgs: string[] 
       ADMIN_API_KEY: adminKey,
       DATA_DIR: dataDir,
       WEBHOOKS: 'false',
+      // A server connected straight to its PostgreSQL, as the bench's is: named prepared
+      // statements (off by default for poolers and migrations; README, Database).
+      DB_PREPARED_STATEMENTS: 'true',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -795,7 +795,7 @@ async function main(): Promise<void> {
     const markdown = [
       `**Machine:** ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GB RAM; ${m.os}; Node.js ${m.node}; PostgreSQL ${m.postgres} (${m.postgresSource}). Load average ${m.loadAverageBefore[0]} before, ${m.loadAverageAfter[0]} after.${QUICK ? ' **Quick run (BENCH_QUICK=1): small sizes, short runs; not for comparison.**' : ''}`,
       '',
-      `Measured ${startedAt.toISOString().slice(0, 10)}; server in production mode (\`NODE_ENV=production\`, \`LOG_LEVEL=warn\`). Medians. Server times are client-side (HTTP round trip, whole body read); floor times are the floor's own (deleteOrganization BEGIN…COMMIT; deleteUser and the read: the one round trip). CPU is from /proc: the server process's utime + stime, and the sum over the PostgreSQL backends connected to the bench database ("PG CPU"); the floor's client CPU is the bench process's own.`,
+      `Measured ${startedAt.toISOString().slice(0, 10)}; server in production mode (\`NODE_ENV=production\`, \`LOG_LEVEL=warn\`, \`DB_PREPARED_STATEMENTS=true\`). Medians. Server times are client-side (HTTP round trip, whole body read); floor times are the floor's own (deleteOrganization BEGIN…COMMIT; deleteUser and the read: the one round trip). CPU is from /proc: the server process's utime + stime, and the sum over the PostgreSQL backends connected to the bench database ("PG CPU"); the floor's client CPU is the bench process's own.`,
       '',
       '**deleteOrganization** (half the members cascade, 3 active sessions each)',
       '',

@@ -53,12 +53,15 @@ export interface Config {
   dbStatementTimeoutMs: number;
   /**
    * Send the loaders' fixed statements as named prepared statements (DB_PREPARED_STATEMENTS,
-   * default true; src/plain-rows.ts runStatement): PostgreSQL parses and plans each once per
+   * default false; src/plain-rows.ts runStatement): PostgreSQL parses and plans each once per
    * connection instead of on every request (issue 13: the member-list read's PostgreSQL CPU
-   * 2.7 → 1.8 ms). Set false behind a pooler in transaction mode that does not track
-   * protocol-level prepared statements: PgBouncer before 1.21, or with max_prepared_statements = 0
-   * (ops/cluster.ts does, for Debian's 1.18), as Prisma's `pgbouncer=true` and Rails'
-   * `prepared_statements: false` do.
+   * 2.7 → 1.8 ms). Off by default because it is safe only where every connection reaches one
+   * PostgreSQL session: directly, or through a pooler that tracks protocol-level prepared
+   * statements (PgBouncer 1.21+ with max_prepared_statements > 0; not Debian's 1.18 of
+   * ops/cluster.ts), and because a connection that prepared a statement before a migration
+   * changed the type of a column it returns fails it ("cached plan must not change result
+   * type") until that connection closes: restart the gateways after such a migration. The
+   * bench turns it on (bench/harness.ts).
    */
   dbPreparedStatements: boolean;
   /** Serve the self-hosted GraphiQL page at /graphiql and to browsers at GET /graphql. */
@@ -241,7 +244,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     invitationTtlSeconds: integer(env, 'INVITATION_TTL_SECONDS', 604_800, 60, 31_536_000),
     dbLockTimeoutMs: integer(env, 'DB_LOCK_TIMEOUT_MS', 5_000, 100, 600_000),
     dbStatementTimeoutMs: integer(env, 'DB_STATEMENT_TIMEOUT_MS', 120_000, 1_000, 3_600_000),
-    dbPreparedStatements: flag(env, 'DB_PREPARED_STATEMENTS', true),
+    dbPreparedStatements: flag(env, 'DB_PREPARED_STATEMENTS', false),
     // A developer's tool: on unless NODE_ENV=production, where GRAPHIQL=true turns it on deliberately.
     graphiql: flag(env, 'GRAPHIQL', nodeEnv !== 'production'),
     redisUrl: text(env, 'REDIS_URL'),

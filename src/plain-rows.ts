@@ -131,25 +131,26 @@ export function setPreparedStatements(dataSource: DataSource, on: boolean): void
  * Runs a loader's statement through the request's manager, and so through the read
  * snapshot (src/http/read-snapshot.ts) and the statement counter like any statement.
  *
- * Named when the DataSource's setting says so (the default): pg sends the statement's
+ * Named when the DataSource's setting says so (DB_PREPARED_STATEMENTS): pg sends the statement's
  * Parse once per connection and then only Bind/Execute under its name, and PostgreSQL
  * keeps the parsed statement and, after five runs, a generic plan when that costs no more
  * than a custom one. Issue 13, measured on the member-list read (BENCH_ONLY=read, Node 24,
  * the same quiet machine back to back): PostgreSQL CPU per read 2.72 → 1.77 ms at 1 client,
  * 2.33 → 1.48 ms at 8; throughput 29% → 37% and 26% → 32% of the one-statement floor.
- * Unnamed where the pool goes through a pooler in transaction mode that does not track
- * prepared statements (PgBouncer 1.18, issue 14): there the next transaction may run on a
- * server connection that never saw the Parse.
+ * Unnamed by default: behind a pooler in transaction mode that does not track prepared
+ * statements (PgBouncer 1.18, issue 14) the next transaction may run on a server connection
+ * that never saw the Parse, and after a migration that changes the type of a column a
+ * statement returns, PostgreSQL refuses the statement on every connection that prepared it.
  *
  * The name rides in pg's query config, which TypeORM's query runner hands to pg untouched
- * (its type says string); a new object per call, because pg writes the values into it.
+ * (its type says string).
  */
 export function runStatement<R = Record<string, unknown>>(
   manager: EntityManager,
   statement: LoaderStatement,
   parameters: unknown[],
 ): Promise<R[]> {
-  if (!PREPARED.get(manager.connection)) return manager.query(statement.text, parameters);
+  if (!PREPARED.get(manager.dataSource)) return manager.query(statement.text, parameters);
   const config = { name: statement.name, text: statement.text, toString: () => statement.text };
   return manager.query(config as unknown as string, parameters);
 }

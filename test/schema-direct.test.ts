@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import path from 'node:path';
 import { isObjectType, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql';
 import { buildAppSchema, resolveDirectly } from '../src/http/schema';
 import { Membership } from '../src/memberships/membership.entity';
@@ -6,6 +7,12 @@ import { OrganizationResolver } from '../src/organizations/organization.resolver
 import { Session, SessionStatus } from '../src/sessions/session.entity';
 import { User } from '../src/users/user.entity';
 import { UserResolver } from '../src/users/user.resolver';
+
+/** type-graphql's resolver helpers, whose getParams its wrapper calls for every field it resolves (not in the package's exports). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const typeGraphqlHelpers = require(path.join(path.dirname(require.resolve('type-graphql')), 'resolvers/helpers.js')) as {
+  getParams: (...args: unknown[]) => unknown;
+};
 
 /**
  * Issue 13: `User.sessions` (and `Membership.user`) is resolved by a direct call of UserResolver.sessions rather
@@ -72,14 +79,27 @@ describe('Membership.user, resolved directly', () => {
   };
 
   it("answers the page's user itself, without a promise, and loads one it does not hold", async () => {
-    expect(resolve(Object.assign(new Membership(), { userId: 'usr_1' }))).toBe(user);
+    // Not through type-graphql's wrapper, which would gather the parameters with getParams.
+    const getParams = jest.spyOn(typeGraphqlHelpers, 'getParams');
+    try {
+      expect(resolve(Object.assign(new Membership(), { userId: 'usr_1' }))).toBe(user);
+      expect(getParams).not.toHaveBeenCalled();
+    } finally {
+      getParams.mockRestore();
+    }
     const answer = resolve(Object.assign(new Membership(), { userId: 'usr_2' }));
     expect(answer).toBeInstanceOf(Promise);
     expect(await answer).toBe(loaded);
   });
 
   it("leaves a root that is not a Membership to type-graphql's own resolver, with the same answer", async () => {
-    expect(await resolve({ userId: 'usr_1' })).toBe(user);
+    const getParams = jest.spyOn(typeGraphqlHelpers, 'getParams');
+    try {
+      expect(await resolve({ userId: 'usr_1' })).toBe(user);
+      expect(getParams).toHaveBeenCalledTimes(1);
+    } finally {
+      getParams.mockRestore();
+    }
   });
 });
 
