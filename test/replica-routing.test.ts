@@ -29,8 +29,8 @@ interface Routed {
   adminKey: string;
 }
 
-async function routedServer(replicaUrl: string): Promise<Routed> {
-  const config = loadConfig({ NODE_ENV: 'test' });
+async function routedServer(replicaUrl: string, env: Record<string, string> = {}): Promise<Routed> {
+  const config = loadConfig({ NODE_ENV: 'test', ...env });
   const replicaQueries = new QueryCounter();
   const replica = new ReplicaReads(app.dataSource, replicaUrl, config, logger, replicaQueries);
   await replica.open();
@@ -214,6 +214,30 @@ describe('with a replica pool', () => {
     const answer = await gql(routed, 'query U($id: ID!) { user(id: $id) { id } }', { id: userId }, token);
     expect(answer.status).toBe(401);
     expect(answer.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  });
+});
+
+describe('DB_PREPARED_STATEMENTS with a replica', () => {
+  it("holds for the replica's pool too: a read there sends the loaders' statements by name only when it is on", async () => {
+    const user = await app.sql<{ id: string }>(`SELECT id FROM users ORDER BY id LIMIT 1`);
+    const namesSent = async (env: Record<string, string>) => {
+      const routed = await routedServer(app.databaseUrl, env);
+      const spy = jest.spyOn(routed.replicaQueries.pgClient.prototype, 'query');
+      try {
+        const answer = await gql(routed, 'query U($id: ID!) { user(id: $id) { id sessions { id } } }', { id: user[0]!.id });
+        expect(answer.body.data.user.id).toBe(user[0]!.id);
+        return spy.mock.calls.map(([first]) => (typeof first === 'object' && first !== null ? (first as { name?: string }).name : undefined));
+      } finally {
+        spy.mockRestore();
+        await routed.server.stop();
+        await routed.replica.close();
+      }
+    };
+    const on = await namesSent({ DB_PREPARED_STATEMENTS: 'true' });
+    expect(on).toEqual(expect.arrayContaining(['userById', 'sessionsByUser']));
+    const off = await namesSent({});
+    expect(off.length).toBeGreaterThanOrEqual(3);
+    expect(off.filter((name) => name !== undefined)).toEqual([]);
   });
 });
 
