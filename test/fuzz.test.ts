@@ -44,13 +44,19 @@ import { factory, INVARIANT_VIOLATIONS, ok, tableFingerprints } from './support/
 
 const DEFAULT_RUNS = 150;
 const RUNS = Math.max(DEFAULT_RUNS, Number(process.env.FUZZ_RUNS) || 0);
-const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : undefined;
+/**
+ * fast-check's seed for every property: FUZZ_SEED, or a fresh one printed at the start, so
+ * that a run that ends in a timeout (fast-check reports the seed only on a failure) can be
+ * replayed too.
+ */
+const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Math.floor(Math.random() * 0x7fffffff);
 const PATH = process.env.FUZZ_PATH || undefined;
 /** Generous: a property takes a few seconds at the default; shrinking a failure takes longer. */
 const TIMEOUT_MS = 60_000 + RUNS * 1_500;
 
 let app: TestApp;
 beforeAll(async () => {
+  console.info(`fuzz: FUZZ_SEED=${SEED} replays this run`);
   app = await startTestApp();
   // The webhook queue's schema (pgboss), which replayWebhookEvents enqueues into; a server
   // running the webhook worker creates it at start, the test app runs none (issue 12).
