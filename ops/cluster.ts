@@ -488,8 +488,8 @@ class Topology implements Cluster {
         HOST: '127.0.0.1',
         PORT: String(gateway.port),
         DATABASE_URL: this.pgbouncer.url,
-        // PgBouncer 1.18 in transaction mode keeps no prepared statement from one transaction
-        // to the next (src/plain-rows.ts runStatement).
+        // The default, said here because it must hold: PgBouncer 1.18 in transaction mode keeps
+        // no prepared statement from one transaction to the next (src/plain-rows.ts runStatement).
         DB_PREPARED_STATEMENTS: 'false',
         // Plain queries read their snapshot here, direct (src/database/replica.ts); the rest goes through PgBouncer.
         DATABASE_REPLICA_URL: this.replica.appUrl,

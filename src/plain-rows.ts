@@ -106,6 +106,8 @@ export class PlainRows<T extends object> {
 export interface LoaderStatement {
   readonly name: string;
   readonly text: string;
+  /** pg's query config for the named prepared statement (pg copies it before adding the values). */
+  readonly prepared: { readonly name: string; readonly text: string; toString(): string };
 }
 
 const statementNames = new Set<string>();
@@ -114,7 +116,7 @@ const statementNames = new Set<string>();
 export function loaderStatement(name: string, text: string): LoaderStatement {
   if (statementNames.has(name)) throw new Error(`loader statement ${name} is declared twice`);
   statementNames.add(name);
-  return Object.freeze({ name, text });
+  return Object.freeze({ name, text, prepared: Object.freeze({ name, text, toString: () => text }) });
 }
 
 const PREPARED = new WeakMap<DataSource, boolean>();
@@ -142,15 +144,14 @@ export function setPreparedStatements(dataSource: DataSource, on: boolean): void
  * that never saw the Parse, and after a migration that changes the type of a column a
  * statement returns, PostgreSQL refuses the statement on every connection that prepared it.
  *
- * The name rides in pg's query config, which TypeORM's query runner hands to pg untouched
- * (its type says string).
+ * The name rides in pg's query config (`statement.prepared`, one per statement), which
+ * TypeORM's query runner hands to pg untouched (its type says string).
  */
 export function runStatement<R = Record<string, unknown>>(
   manager: EntityManager,
   statement: LoaderStatement,
   parameters: unknown[],
 ): Promise<R[]> {
-  if (!PREPARED.get(manager.dataSource)) return manager.query(statement.text, parameters);
-  const config = { name: statement.name, text: statement.text, toString: () => statement.text };
-  return manager.query(config as unknown as string, parameters);
+  const sql = PREPARED.get(manager.dataSource) ? statement.prepared : statement.text;
+  return manager.query(sql as string, parameters);
 }

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Client, type Pool, type PoolClient } from 'pg';
+import { Client } from 'pg';
 import { QueryFailedError } from 'typeorm';
-import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import {
   CreateOrganizationDocument,
   DeleteOrganizationDocument,
@@ -17,7 +16,7 @@ import { ReadSnapshot } from '../src/http/read-snapshot';
 import { newId } from '../src/ids';
 import { createLogger } from '../src/logger';
 import { startWebhookWorker, type WebhookWorker } from '../src/webhooks/webhook-worker';
-import { startTestApp, type TestApp } from './support/app';
+import { onEveryPoolConnection, startTestApp, type TestApp } from './support/app';
 import { errorCode, factory, ok } from './support/factory';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver';
 
@@ -47,7 +46,7 @@ import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-re
 const LOCK_TIMEOUT_MS = 700;
 const STATEMENT_TIMEOUT_MS = 2_000;
 const ENV = {
-  // What a gateway behind PgBouncer 1.18 runs with (ops/cluster.ts); on by default (test/prepared-statements.test.ts).
+  // What a gateway behind PgBouncer 1.18 runs with (the default, and ops/cluster.ts says so; test/prepared-statements.test.ts has it on).
   DB_PREPARED_STATEMENTS: 'false',
   DB_LOCK_TIMEOUT_MS: String(LOCK_TIMEOUT_MS),
   DB_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS),
@@ -106,15 +105,8 @@ async function sessionStateOf(client: { query(text: string): Promise<{ rows: unk
  * Every connection of the app's pool at once (each in its own transaction, so behind
  * PgBouncer each reads a different server connection), with what each holds.
  */
-async function poolSessionStates(): Promise<SessionState[]> {
-  const pool = (app.dataSource.driver as PostgresDriver).master as Pool;
-  const clients: PoolClient[] = [];
-  try {
-    for (let index = 0; index < pool.options.max!; index += 1) clients.push(await pool.connect());
-    return await Promise.all(clients.map((client) => sessionStateOf(client)));
-  } finally {
-    for (const client of clients) client.release();
-  }
+function poolSessionStates(): Promise<SessionState[]> {
+  return onEveryPoolConnection(app.dataSource, sessionStateOf);
 }
 
 const CLEAN: SessionState = { prepared: [], listening: [], advisoryLocks: 0, timeouts: [] };

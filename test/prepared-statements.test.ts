@@ -1,10 +1,7 @@
-import type { Pool, PoolClient } from 'pg';
-
-import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { ConfigError, loadConfig } from '../src/config';
 import { MEMBERSHIP_PAGE } from '../src/memberships/membership.loader';
 import { SESSIONS_BY_USER } from '../src/sessions/session.loader';
-import { startTestApp, type TestApp } from './support/app';
+import { onEveryPoolConnection, startTestApp, type TestApp } from './support/app';
 import { factory, ok } from './support/factory';
 
 /** pg's wire protocol writer (no type declarations of its own): one call per Parse / Bind message sent. */
@@ -62,17 +59,10 @@ async function sentDuring(app: TestApp, work: () => Promise<void>): Promise<Arra
 
 /** The prepared statements on every connection of the app's pool, sorted. */
 async function preparedOnPool(app: TestApp): Promise<string[]> {
-  const pool = (app.dataSource.driver as PostgresDriver).master as Pool;
-  const clients: PoolClient[] = [];
-  try {
-    for (let index = 0; index < pool.options.max!; index += 1) clients.push(await pool.connect());
-    const names = await Promise.all(
-      clients.map(async (client) => (await client.query<{ name: string }>('SELECT name FROM pg_prepared_statements')).rows.map((row) => row.name)),
-    );
-    return names.flat().sort();
-  } finally {
-    for (const client of clients) client.release();
-  }
+  const names = await onEveryPoolConnection(app.dataSource, async (client) =>
+    (await client.query<{ name: string }>('SELECT name FROM pg_prepared_statements')).rows.map((row) => row.name),
+  );
+  return names.flat().sort();
 }
 
 /** The member list's data with the IDs (random per app) replaced by their order of appearance. */

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { print, type DocumentNode } from 'graphql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { Client } from 'pg';
+import { Client, type Pool, type PoolClient } from 'pg';
 import type { DataSource } from 'typeorm';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { loadConfig, type Config } from '../../src/config';
 import { configuredDataSource } from '../../ormconfig';
 import { QueryCounter } from '../../src/database/query-counter';
@@ -55,6 +56,22 @@ function withDatabase(url: string, database: string): string {
   const parsed = new URL(url);
   parsed.pathname = `/${database}`;
   return parsed.toString();
+}
+
+/**
+ * Runs `read` on every connection of the app's pool at once (all checked out together, so
+ * each is a different connection; behind PgBouncer each in a transaction of `read`'s own
+ * is a different server connection), for what a connection holds between requests.
+ */
+export async function onEveryPoolConnection<T>(dataSource: DataSource, read: (client: PoolClient) => Promise<T>): Promise<T[]> {
+  const pool = (dataSource.driver as PostgresDriver).master as Pool;
+  const clients: PoolClient[] = [];
+  try {
+    for (let index = 0; index < pool.options.max!; index += 1) clients.push(await pool.connect());
+    return await Promise.all(clients.map(read));
+  } finally {
+    for (const client of clients) client.release();
+  }
 }
 
 /**
