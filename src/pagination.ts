@@ -55,7 +55,7 @@ export function Connection<T extends object>(node: ClassType<T>) {
     @Field(() => PageInfo)
     pageInfo: PageInfo;
 
-    @Field(() => Int)
+    @Field(() => Int, { simple: false })
     totalCount: number;
   }
   return ConnectionClass;

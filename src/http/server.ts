@@ -19,6 +19,7 @@ import { currentLogger, requestLogging } from '../logger';
 import { DeletionBulkhead } from '../deletion/deletion-bulkhead';
 import { createContextFactory, type Context } from './context';
 import { InFlightRequests, type InFlightRequest } from './in-flight';
+import { jitGateway } from './jit-executor';
 import { Metrics, type PoolStats } from './metrics';
 import { queryLimits } from './query-limits';
 import { graphiqlRouter } from './graphiql/graphiql';
@@ -115,7 +116,8 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
   // Logs a database outage once when it starts and once when it ends (issue 10).
   const outage = new DatabaseOutage(logger, deps.dataSource);
   const apollo = new ApolloServer<Context>({
-    schema: deps.schema,
+    // Queries on graphql-jit, through Apollo's gateway hook (src/http/jit-executor.ts).
+    ...(config.graphqlJit ? { gateway: jitGateway(deps.schema) } : { schema: deps.schema }),
     formatError: createErrorFormatter(logger, outage),
     includeStacktraceInErrorResponses: false,
     hideSchemaDetailsFromClientErrors: production,

@@ -1,0 +1,97 @@
+import type { GatewayExecutor, GatewayInterface } from '@apollo/server-gateway-interface';
+import { execute, GraphQLError, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
+import { holdsStringLiterals } from './persisted-queries';
+
+/**
+ * Queries run on graphql-jit (issue 13, candidate F of bench/profile-2026-11-30.md): the
+ * document is compiled once into a JavaScript function that resolves its selection set
+ * directly, instead of graphql-js walking the document for every object of every request.
+ * Measured on the member-list read (100 members with users and sessions): about a tenth
+ * less server CPU per read (bench/README.md). Mutations stay on graphql-js: they run once
+ * per request and their result is small.
+ *
+ * What is compiled: a query whose document holds no string literal, once per parsed
+ * document, the object Apollo's document store keeps (src/http/persisted-queries.ts
+ * createDocumentStore); the compiled function lives as long as that document. A document
+ * with string literals is not kept by the store (nothing personal in caches, issue 11),
+ * is parsed anew for each request and would be compiled for each: it runs on graphql-js,
+ * as does every mutation, and a query graphql-jit cannot compile.
+ *
+ * What a client sees is graphql-js's answer:
+ * - Variables graphql-jit refuses (it answers with errors and no data, before any
+ *   resolver runs) are refused again by graphql-js, whose messages are the ones Apollo
+ *   turns into BAD_USER_INPUT with HTTP 400 (its isBadUserInputGraphQLError).
+ * - An operation Apollo could not pick (no `operation`) goes to graphql-js, whose error
+ *   Apollo answers with 400 OPERATION_RESOLUTION_FAILURE.
+ * - graphql-jit's errors are its own GraphQLError function (read-only properties, no
+ *   `extensions` unless the cause has some): each is rebuilt as graphql-js's, with the
+ *   same message, locations, path and originalError, so src/errors.ts formats it as any other.
+ * - graphql-jit reads a field that has no resolver as a plain property and serializes it
+ *   at once; a promise there would be serialized as `{}` and run after the request's
+ *   snapshot ended. So a field whose value may be a promise needs a resolver, which
+ *   graphql-jit calls and awaits: the connections' lazily counted totalCount has one
+ *   (`simple: false`, src/pagination.ts); every other plain field holds a value.
+ *
+ * Wired as Apollo's gateway executor (the one hook Apollo Server has for another
+ * executor); Apollo's plugins run as before (no plugin here uses willResolveField, which a
+ * gateway skips).
+ */
+export function jitGateway(schema: GraphQLSchema): GatewayInterface {
+  return {
+    onSchemaLoadOrUpdate(callback) {
+      callback({ apiSchema: schema, coreSupergraphSdl: '' });
+      return () => undefined;
+    },
+    async load() {
+      return { executor: jitExecutor(schema) };
+    },
+    async stop() {},
+  };
+}
+
+/** The compiled queries of one document, by operation name ('' for an unnamed one); null: runs on graphql-js. */
+type Compiled = Map<string, CompiledQuery | null>;
+
+export function jitExecutor(schema: GraphQLSchema): GatewayExecutor {
+  const compiledByDocument = new WeakMap<DocumentNode, Compiled>();
+
+  function compiled(document: DocumentNode, operationName: string | undefined): CompiledQuery | null {
+    let byName = compiledByDocument.get(document);
+    if (!byName) {
+      byName = new Map();
+      compiledByDocument.set(document, byName);
+    }
+    const key = operationName ?? '';
+    let query = byName.get(key);
+    if (query === undefined) {
+      const made = holdsStringLiterals(document) ? undefined : compileQuery(schema, document, operationName);
+      query = made && isCompiledQuery(made) ? made : null;
+      byName.set(key, query);
+    }
+    return query;
+  }
+
+  return async ({ document, operation, request, context }) => {
+    // The name the client sent, not the one Apollo resolved (absent when it resolved none).
+    const operationName = request.operationName ?? undefined;
+    const variableValues = request.variables ?? {};
+    const query = operation?.operation === 'query' ? compiled(document, operationName) : null;
+    if (query) {
+      const result = (await query.query(undefined, context, variableValues)) as ExecutionResult;
+      // No data: the variables failed graphql-jit's coercion before any resolver ran.
+      if (result.data !== undefined) return result.errors ? { ...result, errors: result.errors.map(asGraphQLJsError) } : result;
+    }
+    return (await execute({ schema, document, operationName, variableValues, contextValue: context })) as ExecutionResult;
+  };
+}
+
+function asGraphQLJsError(error: GraphQLError): GraphQLError {
+  const rebuilt = new GraphQLError(error.message, {
+    path: error.path,
+    originalError: error.originalError ?? undefined,
+    extensions: error.extensions,
+  });
+  (rebuilt as { locations?: unknown }).locations = error.locations;
+  return rebuilt;
+}
