@@ -1,15 +1,19 @@
-import type { GatewayExecutor, GatewayInterface } from '@apollo/server-gateway-interface';
+import type { ApolloServerOptionsWithGateway, BaseContext } from '@apollo/server';
 import { execute, GraphQLError, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { holdsStringLiterals } from './persisted-queries';
+
+/** Apollo's gateway interface, as @apollo/server exports it (its own package is not a dependency of ours). */
+type GatewayInterface = ApolloServerOptionsWithGateway<BaseContext>['gateway'];
+type GatewayExecutor = NonNullable<Awaited<ReturnType<GatewayInterface['load']>>['executor']>;
 
 /**
  * Queries run on graphql-jit (issue 13, candidate F of bench/profile-2026-11-30.md): the
  * document is compiled once into a JavaScript function that resolves its selection set
  * directly, instead of graphql-js walking the document for every object of every request.
- * Measured on the member-list read (100 members with users and sessions): about a tenth
- * less server CPU per read (bench/README.md). Mutations stay on graphql-js: they run once
- * per request and their result is small.
+ * Measured on the member-list read (100 members with users and sessions; README,
+ * Benchmarks): 6–8% less server CPU per read and 5–8% more reads per second, at 1 and 8
+ * clients. Mutations stay on graphql-js: they run once per request and their result is small.
  *
  * What is compiled: a query whose document holds no string literal, once per parsed
  * document, the object Apollo's document store keeps (src/http/persisted-queries.ts
