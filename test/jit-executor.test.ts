@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import type { GraphQLObjectType } from 'graphql';
 import * as graphqlExecute from 'graphql/execution/execute';
 import { loadConfig } from '../src/config';
 import { buildAppSchema } from '../src/http/schema';
 import { startServer, type RunningServer } from '../src/http/server';
 import { createLogger } from '../src/logger';
+import { Session } from '../src/sessions/session.entity';
 import { startTestApp, type TestApp } from './support/app';
 import { factory, ok } from './support/factory';
 import { CreateSessionDocument } from './generated/graphql';
@@ -147,6 +149,90 @@ describe('queries on graphql-jit answer as graphql-js does', () => {
     expect(jit.status).toBe(400);
     expect(jit.body.errors?.[0]?.extensions?.code).toBe('OPERATION_RESOLUTION_FAILURE');
   });
+});
+
+describe('what graphql-jit got wrong, answered as graphql-js does (review of 2026-12-01)', () => {
+  it('@skip on one spread of a fragment leaves its other spreads, and other operations, alone', async () => {
+    const cases: Array<Record<string, unknown>> = [
+      {
+        query: `query SkipOne($id: ID!, $s: Boolean!) { a: organization(id: $id) { ...F @skip(if: $s) } b: organization(id: $id) { ...F } }
+          fragment F on Organization { name }`,
+        variables: { id: organizationId, s: true },
+      },
+      { query: `query SkipTwice($s: Boolean!) { viewer { ...V @skip(if: $s) ...V } } fragment V on Viewer { kind }`, variables: { s: true } },
+      { query: `query SkipInclude($s: Boolean!) { viewer { ...V @include(if: $s) } } fragment V on Viewer { kind }`, variables: { s: false } },
+    ];
+    for (const body of cases) {
+      for (let round = 0; round < 2; round++) {
+        const { jit, js } = await both(body);
+        expect(jit).toEqual(js);
+      }
+    }
+    const b = (await both(cases[0])).jit.body.data as { b: { name: string } };
+    expect(b.b.name).toEqual(expect.any(String));
+    const twoOperations = `query A($s: Boolean!) { viewer { ...V @skip(if: $s) } } query B { viewer { ...V } } fragment V on Viewer { kind }`;
+    await both({ query: twoOperations, operationName: 'A', variables: { s: true } });
+    const { jit, js } = await both({ query: twoOperations, operationName: 'B' });
+    expect(jit).toEqual(js);
+    expect(jit.body.data).toEqual({ viewer: { kind: 'ADMIN' } });
+  });
+
+  it('an error graphql-jit raises itself (a value its scalar cannot serialize) is "Internal server error", never the value', async () => {
+    const user = await factory(app).user();
+    const { session } = await factory(app).session(user.id);
+    // pg reads `infinity` as the number Infinity: DateTimeISO cannot serialize it; the status reads as ACTIVE.
+    await app.sql(`UPDATE sessions SET expires_at = 'infinity' WHERE id = $1`, [session.id]);
+    const query = `query Sessions($id: ID!) { user(id: $id) { sessions { id status expiresAt } } }`;
+    for (let round = 0; round < 2; round++) {
+      const { jit, js, executeCalls } = await both({ query, variables: { id: user.id } });
+      expect(jit).toEqual(js);
+      expect(executeCalls).toBe(0);
+      expect(jit.body.errors?.[0]).toMatchObject({ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+      expect(JSON.stringify(jit.body)).not.toMatch(/Infinity|cannot represent/i);
+    }
+    const status = await both({ query: `query Status($id: ID!) { user(id: $id) { sessions { id status } } }`, variables: { id: user.id } });
+    expect(status.jit).toEqual(status.js);
+    expect(status.jit.body.data).toEqual({ user: { sessions: [{ id: session.id, status: 'ACTIVE' }] } });
+  });
+
+  it('a getter-backed field that throws is answered, not left hanging (type-graphql gives a @Field getter a resolver)', async () => {
+    const user = await factory(app).user();
+    await factory(app).session(user.id);
+    const getter = jest.spyOn(Session.prototype, 'status', 'get').mockImplementation(() => {
+      throw new Error('status failed: secret@example.com');
+    });
+    try {
+      // Through the root's promise (user) and through the member list's settled loaders (organization).
+      const queries = [
+        { query: `query Status($id: ID!) { user(id: $id) { id sessions { id status } } }`, variables: { id: user.id } },
+        {
+          query: `query MemberStatus($id: ID!) { organization(id: $id) { memberships { nodes { user { sessions { status } } } } } }`,
+          variables: { id: organizationId },
+        },
+        { query: `query ViewerStatus { viewer { session { status } } }` },
+      ];
+      for (const body of queries) {
+        for (let round = 0; round < 2; round++) {
+          const { jit, js } = await both(body, body.query.includes('Viewer') ? 'member' : 'admin');
+          // graphql-js stops a list at its first failing item, graphql-jit reports each: the
+          // same data and status, errors of the same kind.
+          expect({ status: jit.status, data: jit.body.data }).toEqual({ status: js.status, data: js.body.data });
+          for (const error of [...(jit.body.errors ?? []), ...(js.body.errors ?? [])]) {
+            expect(error).toMatchObject({ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+          }
+          expect(jit.body.errors?.length).toBeGreaterThan(0);
+        }
+      }
+      expect(getter).toHaveBeenCalled();
+    } finally {
+      getter.mockRestore();
+    }
+    const schema = await buildAppSchema();
+    const fields = (type: string) => (schema.getType(type) as GraphQLObjectType).getFields();
+    expect(fields('Session').status.resolve).toEqual(expect.any(Function));
+    expect(fields('Invitation').status.resolve).toEqual(expect.any(Function));
+    expect(fields('Session').id.resolve).toBeUndefined();
+  }, 20_000);
 });
 
 describe('what stays on graphql-js', () => {

@@ -1,7 +1,6 @@
 import type { ApolloServerOptionsWithGateway, BaseContext } from '@apollo/server';
-import { execute, GraphQLError, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { BREAK, execute, GraphQLError, Kind, visit, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
-import { holdsStringLiterals } from './persisted-queries';
 
 /** Apollo's gateway interface, as @apollo/server exports it (its own package is not a dependency of ours). */
 type GatewayInterface = ApolloServerOptionsWithGateway<BaseContext>['gateway'];
@@ -20,7 +19,8 @@ type GatewayExecutor = NonNullable<Awaited<ReturnType<GatewayInterface['load']>>
  * createDocumentStore); the compiled function lives as long as that document. A document
  * with string literals is not kept by the store (nothing personal in caches, issue 11),
  * is parsed anew for each request and would be compiled for each: it runs on graphql-js,
- * as does every mutation, and a query graphql-jit cannot compile.
+ * as does every mutation, a document with `@skip` or `@include` (see compilable) and a
+ * query graphql-jit cannot compile.
  *
  * What a client sees is graphql-js's answer:
  * - Variables graphql-jit refuses (it answers with errors and no data, before any
@@ -29,17 +29,24 @@ type GatewayExecutor = NonNullable<Awaited<ReturnType<GatewayInterface['load']>>
  * - An operation Apollo could not pick (no `operation`) goes to graphql-js, whose error
  *   Apollo answers with 400 OPERATION_RESOLUTION_FAILURE.
  * - graphql-jit's errors are its own GraphQLError function (read-only properties, no
- *   `extensions` unless the cause has some): each is rebuilt as graphql-js's, with the
- *   same message, locations, path and originalError, so src/errors.ts formats it as any other.
+ *   `extensions` unless the cause has some): each is rebuilt as graphql-js's (asGraphQLJsError).
  * - graphql-jit reads a field that has no resolver as a plain property and serializes it
  *   at once; a promise there would be serialized as `{}` and run after the request's
  *   snapshot ended. So a field whose value may be a promise needs a resolver, which
  *   graphql-jit calls and awaits: the connections' lazily counted totalCount has one
- *   (`simple: false`, src/pagination.ts); every other plain field holds a value.
+ *   (`simple: false`, src/pagination.ts).
+ * - A property read that throws inside graphql-jit's promise callbacks is never caught
+ *   (graphql-jit/dist/runtime.js resolvePromise): the request would never settle. A plain
+ *   field must therefore never be a getter that can throw. Getters declared with @Field
+ *   (Session.status, Invitation.status) are not plain: type-graphql makes each an internal
+ *   field resolver, which graphql-jit calls inside its error handling (test/jit-executor.test.ts
+ *   makes Session.status throw); the only other getters are the plain rows' timestamps
+ *   (src/plain-rows.ts), which parse PostgreSQL's own output.
  *
  * Wired as Apollo's gateway executor (the one hook Apollo Server has for another
- * executor); Apollo's plugins run as before (no plugin here uses willResolveField, which a
- * gateway skips).
+ * executor); Apollo's plugins run as before. No plugin here uses willResolveField: Apollo
+ * would wrap the schema's resolvers for it, and a query compiled before would keep the
+ * unwrapped ones.
  */
 export function jitGateway(schema: GraphQLSchema): GatewayInterface {
   return {
@@ -69,7 +76,7 @@ export function jitExecutor(schema: GraphQLSchema): GatewayExecutor {
     const key = operationName ?? '';
     let query = byName.get(key);
     if (query === undefined) {
-      const made = holdsStringLiterals(document) ? undefined : compileQuery(schema, document, operationName);
+      const made = compilable(document) ? compileQuery(schema, document, operationName) : undefined;
       query = made && isCompiledQuery(made) ? made : null;
       byName.set(key, query);
     }
@@ -90,10 +97,41 @@ export function jitExecutor(schema: GraphQLSchema): GatewayExecutor {
   };
 }
 
+/**
+ * Whether graphql-jit may compile `document`: no string literal (see above) and no `@skip`
+ * or `@include`. graphql-jit writes a document's skip conditions onto the document's own
+ * nodes (graphql-jit/dist/ast.js) and marks a fragment as seen even where its spread is
+ * skipped: `{ a: organization(id: $id) { ...F @skip(if: $s) } b: organization(id: $id) { ...F } }`
+ * answered `b: {}` instead of its fields, and the condition then leaked into another
+ * operation of the same cached document (review of 2026-12-01). Such documents run on graphql-js.
+ */
+function compilable(document: DocumentNode): boolean {
+  let ok = true;
+  visit(document, {
+    [Kind.STRING]() {
+      ok = false;
+      return BREAK;
+    },
+    [Kind.DIRECTIVE](node) {
+      if (node.name.value !== 'skip' && node.name.value !== 'include') return undefined;
+      ok = false;
+      return BREAK;
+    },
+  });
+  return ok;
+}
+
+/**
+ * graphql-jit's error as graphql-js's. An error graphql-jit raised itself (a null in a
+ * non-null field, a value its scalar or enum cannot serialize, a non-list for a list) has no
+ * originalError; graphql-js gives such errors one (locatedError of an Error), which is what
+ * makes src/errors.ts log them and answer "Internal server error" instead of their message,
+ * which may quote a stored value. So they get one here too.
+ */
 function asGraphQLJsError(error: GraphQLError): GraphQLError {
   const rebuilt = new GraphQLError(error.message, {
     path: error.path,
-    originalError: error.originalError ?? undefined,
+    originalError: error.originalError ?? new Error(error.message),
     extensions: error.extensions,
   });
   (rebuilt as { locations?: unknown }).locations = error.locations;

@@ -65,7 +65,8 @@ export class Invitation {
 
   @Field(() => InvitationStatus)
   get status(): InvitationStatus {
-    if (this.storedStatus === InvitationStatus.PENDING && this.expiresAt.getTime() <= Date.now()) {
+    // Number(), not getTime(): pg reads `infinity` as the number Infinity.
+    if (this.storedStatus === InvitationStatus.PENDING && Number(this.expiresAt) <= Date.now()) {
       return InvitationStatus.EXPIRED;
     }
     return this.storedStatus;

@@ -43,10 +43,11 @@ export class Session {
   @Column({ name: 'termination_reason', type: 'varchar', length: 64, nullable: true })
   terminationReason: string | null;
 
+  /** Number(), not getTime(): pg reads `infinity` as the number Infinity (a session that never expires). */
   @Field(() => SessionStatus)
   get status(): SessionStatus {
     if (this.terminatedAt) return SessionStatus.TERMINATED;
-    return this.expiresAt.getTime() <= Date.now() ? SessionStatus.EXPIRED : SessionStatus.ACTIVE;
+    return Number(this.expiresAt) <= Date.now() ? SessionStatus.EXPIRED : SessionStatus.ACTIVE;
   }
 }
 
