@@ -43,6 +43,12 @@ type GatewayExecutor = NonNullable<Awaited<ReturnType<GatewayInterface['load']>>
  *   makes Session.status throw); the only other getters are the plain rows' timestamps
  *   (src/plain-rows.ts), which parse PostgreSQL's own output.
  *
+ * Known differences left as they are: where several items of a list fail, graphql-js reports
+ * the first and graphql-jit each (same data, same codes); graphql-jit names each field's
+ * `info` by its path joined with `_`, so two paths can share one (`c { a_b }` and `c_a { b }`):
+ * only Organization.memberships reads `info` (to prefetch sessions), so at worst it prefetches
+ * or not for the wrong selection, never answers differently.
+ *
  * Wired as Apollo's gateway executor (the one hook Apollo Server has for another
  * executor); Apollo's plugins run as before. No plugin here uses willResolveField: Apollo
  * would wrap the schema's resolvers for it, and a query compiled before would keep the
