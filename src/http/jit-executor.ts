@@ -1,6 +1,7 @@
 import type { ApolloServerOptionsWithGateway, BaseContext } from '@apollo/server';
 import { BREAK, execute, GraphQLError, Kind, visit, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
+import { holdsStringLiterals } from './persisted-queries';
 
 /** Apollo's gateway interface, as @apollo/server exports it (its own package is not a dependency of ours). */
 type GatewayInterface = ApolloServerOptionsWithGateway<BaseContext>['gateway'];
@@ -112,19 +113,16 @@ export function jitExecutor(schema: GraphQLSchema): GatewayExecutor {
  * operation of the same cached document (review of 2026-12-01). Such documents run on graphql-js.
  */
 function compilable(document: DocumentNode): boolean {
-  let ok = true;
+  if (holdsStringLiterals(document)) return false;
+  let skipsOrIncludes = false;
   visit(document, {
-    [Kind.STRING]() {
-      ok = false;
-      return BREAK;
-    },
     [Kind.DIRECTIVE](node) {
       if (node.name.value !== 'skip' && node.name.value !== 'include') return undefined;
-      ok = false;
+      skipsOrIncludes = true;
       return BREAK;
     },
   });
-  return ok;
+  return !skipsOrIncludes;
 }
 
 /**
